@@ -1,0 +1,124 @@
+"""The transactional outbox: events are stored with the state change, then relayed.
+
+A handler records an event on the document it changes (`outbox.record`), saves the document
+(one write: the change and the event together), then asks for it to be published
+(`outbox.publish`). If the process dies between the save and the publish, the sweeper finds
+the document's pending outbox and publishes it. An event may therefore be published twice
+(crash after the broker's confirm, before the prune); consumers' inboxes make that harmless.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import eventlet
+from nameko.extensions import DependencyProvider
+
+from score_common.contracts import registry
+from score_common.messaging.consumer import TopologyDeclarer
+from score_common.store import ConcurrencyConflict, VersionedDocument, find_store, utcnow
+
+log = logging.getLogger(__name__)
+
+# Leave a freshly saved document to the worker that saved it for this long before sweeping.
+SWEEP_GRACE = timedelta(seconds=1)
+SWEEP_BATCH = 200
+
+
+class OutboxHandle:
+    """What a worker gets: record events on a document, publish a saved document's events."""
+
+    def __init__(self, provider: "Outbox", context_data: dict):
+        self._provider = provider
+        self._context = context_data
+
+    def record(self, doc: VersionedDocument, event_type: str, payload: dict, *,
+               event_id: str | None = None) -> dict:
+        envelope = registry.build(
+            event_type, payload,
+            producer=self._provider.producer,
+            correlation_id=self._context.get("correlation_id"),
+            causation_id=self._context.get("causation_id"),
+            event_id=event_id,
+        )
+        doc.add_to_outbox(envelope)
+        return envelope
+
+    def publish(self, doc: VersionedDocument) -> int:
+        return self._provider.relay(type(doc), doc.pk)
+
+
+class Outbox(DependencyProvider):
+    declarer = TopologyDeclarer()
+
+    def __init__(self, *documents: type[VersionedDocument]):
+        self.documents = documents
+        self._sweeper = None
+        self._running = False
+
+    def setup(self):
+        self.producer = self.container.service_name
+        self.sweep_interval = float(self.container.config.get("SCORE_OUTBOX_SWEEP_SECONDS", 2))
+
+    def start(self):
+        self.store = find_store(self.container)
+        self.publisher = self.declarer.ensure().publisher
+        self._running = True
+        self._sweeper = self.container.spawn_managed_thread(self._sweep_forever,
+                                                            identifier="outbox.sweeper")
+
+    def stop(self):
+        self._running = False
+        if self._sweeper is not None:
+            self._sweeper.kill()
+            self._sweeper = None
+
+    kill = stop
+
+    def get_dependency(self, worker_ctx):
+        return OutboxHandle(self, worker_ctx.data)
+
+    def relay(self, doc_cls, pk) -> int:
+        """Publish a document's pending events, then prune them. Returns how many were sent."""
+        doc = doc_cls.objects(pk=pk).first()
+        if doc is None or not doc.outbox:
+            return 0
+        published = []
+        try:
+            for envelope in doc.outbox:
+                self.publisher.publish_event(envelope)
+                published.append(envelope["event_id"])
+        except Exception:  # noqa: BLE001 - the sweeper will try again
+            log.exception("outbox: publishing %s %s failed; left for the sweeper",
+                          doc_cls.__name__, pk)
+        if published:
+            repository = self.store.repository()
+            try:
+                repository.update(doc_cls, pk, lambda d: d.prune_outbox(published))
+            except ConcurrencyConflict:
+                log.warning("outbox: could not prune %s %s; it may be published again",
+                            doc_cls.__name__, pk)
+        return len(published)
+
+    def sweep(self) -> int:
+        sent = 0
+        cutoff = utcnow() - SWEEP_GRACE
+        for doc_cls in self.documents:
+            pending = doc_cls.objects(outbox_pending=True, outbox_since__lt=cutoff).only("id")
+            for doc in pending.limit(SWEEP_BATCH):
+                sent += self.relay(doc_cls, doc.pk)
+        return sent
+
+    def _sweep_forever(self):
+        cleaned_at = utcnow()
+        while self._running:
+            try:
+                sent = self.sweep()
+                if sent:
+                    log.info("outbox: sweeper published %d event(s)", sent)
+                if utcnow() - cleaned_at > timedelta(minutes=10):
+                    self.store.repository().forget_old_claims()
+                    cleaned_at = utcnow()
+            except Exception:  # noqa: BLE001 - a sweep must never end the loop
+                log.exception("outbox: sweep failed")
+            eventlet.sleep(self.sweep_interval)

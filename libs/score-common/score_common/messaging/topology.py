@@ -1,0 +1,169 @@
+"""The whole RabbitMQ topology of the platform, declared up front by every service.
+
+nameko's dispatcher publishes with mandatory=False, so an event sent before its consumers'
+queues exist vanishes while still confirmed. Here every consumer queue is listed centrally and
+every service declares all of them on start, before it publishes anything; publishing is also
+mandatory, so an event that no queue would take fails loudly instead of vanishing.
+
+For each consumer queue ``<ns>.<service>.<handler>`` there are:
+- ``<queue>.retry.<ms>ms``: one per backoff delay; a failed message waits there (queue TTL)
+  and is dead-lettered straight back to its own queue, not re-broadcast to other consumers.
+  One queue per delay keeps each FIFO: a short wait never queues behind a long one.
+- ``<queue>.dead``: messages that exhausted their retries or can never succeed, with the
+  error, attempt count and origin in their headers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kombu import Exchange, Queue, binding
+
+
+@dataclass(frozen=True)
+class Subscription:
+    service: str
+    handler: str
+    routing_keys: tuple[str, ...]  # <producer>.<event_type>, topic patterns allowed
+
+
+@dataclass(frozen=True)
+class InboundQueue:
+    """A queue fed by something other than platform events (partner systems)."""
+
+    service: str
+    key: str
+    exchange: str  # without namespace
+    routing_keys: tuple[str, ...]
+
+
+# Every consumer of a platform event. A handler that is not listed here refuses to start.
+SUBSCRIPTIONS: tuple[Subscription, ...] = (
+    Subscription("scheduling", "handle_enrollment_accepted", ("enrollment.enrollment_accepted",)),
+    Subscription("notifications", "handle_participant_registered",
+                 ("scheduling.participant_registered",)),
+    # Reporting builds its read models from every event the platform emits.
+    Subscription("reporting", "handle_platform_event", ("#",)),
+)
+
+INBOUND_QUEUES: tuple[InboundQueue, ...] = (
+    InboundQueue("enrollment", "intake", "partner.submissions", ("#",)),
+)
+
+
+class UnknownConsumer(LookupError):
+    pass
+
+
+class Topology:
+    def __init__(self, namespace: str = "score", retry_delays=(1.0, 5.0, 30.0),
+                 queue_type: str = "classic"):
+        self.namespace = namespace
+        self.retry_delays = tuple(retry_delays)
+        self.queue_type = queue_type
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Topology":
+        return cls(config.get("SCORE_NAMESPACE", "score"),
+                   config.get("SCORE_RETRY_DELAYS", (1.0, 5.0, 30.0)),
+                   config.get("SCORE_QUEUE_TYPE", "classic"))
+
+    # -- exchanges --------------------------------------------------------------------------
+    @property
+    def events_exchange(self) -> Exchange:
+        return Exchange(f"{self.namespace}.events", type="topic", durable=True)
+
+    def inbound_exchange(self, name: str) -> Exchange:
+        return Exchange(f"{self.namespace}.{name}", type="topic", durable=True)
+
+    # -- queues ----------------------------------------------------------------------------
+    def _arguments(self, **extra) -> dict:
+        args = {"x-queue-type": self.queue_type}
+        if self.queue_type == "quorum":
+            # Quorum queues dead-letter at most once unless told otherwise; a retry must not
+            # be lost between the retry queue and its origin.
+            args.update({"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"})
+        args.update(extra)
+        return args
+
+    def subscription(self, service: str, handler: str) -> Subscription:
+        for sub in SUBSCRIPTIONS:
+            if sub.service == service and sub.handler == handler:
+                return sub
+        raise UnknownConsumer(
+            f"{service}.{handler} is not a declared subscription; add it to "
+            "score_common.messaging.topology.SUBSCRIPTIONS so its queue exists before "
+            "anything is published to it"
+        )
+
+    def inbound(self, service: str, key: str) -> InboundQueue:
+        for inbound in INBOUND_QUEUES:
+            if inbound.service == service and inbound.key == key:
+                return inbound
+        raise UnknownConsumer(f"{service}.{key} is not a declared inbound queue")
+
+    def subscription_queue(self, sub: Subscription) -> Queue:
+        exchange = self.events_exchange
+        return Queue(
+            f"{self.namespace}.{sub.service}.{sub.handler}",
+            bindings=[binding(exchange, routing_key=key) for key in sub.routing_keys],
+            durable=True,
+            queue_arguments=self._arguments(),
+        )
+
+    def inbound_queue(self, inbound: InboundQueue) -> Queue:
+        exchange = self.inbound_exchange(inbound.exchange)
+        return Queue(
+            f"{self.namespace}.{inbound.service}.{inbound.key}",
+            bindings=[binding(exchange, routing_key=key) for key in inbound.routing_keys],
+            durable=True,
+            queue_arguments=self._arguments(),
+        )
+
+    def retry_queue_name(self, queue_name: str, delay: float) -> str:
+        return f"{queue_name}.retry.{int(round(delay * 1000))}ms"
+
+    def retry_queues(self, queue_name: str) -> list[Queue]:
+        return [
+            Queue(
+                self.retry_queue_name(queue_name, delay),
+                durable=True,
+                queue_arguments=self._arguments(**{
+                    "x-message-ttl": int(round(delay * 1000)),
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": queue_name,
+                }),
+            )
+            for delay in sorted(set(self.retry_delays))
+        ]
+
+    def dead_queue_name(self, queue_name: str) -> str:
+        return f"{queue_name}.dead"
+
+    def dead_queue(self, queue_name: str) -> Queue:
+        return Queue(self.dead_queue_name(queue_name), durable=True,
+                     queue_arguments=self._arguments())
+
+    def consumer_queues(self) -> list[Queue]:
+        return [self.subscription_queue(s) for s in SUBSCRIPTIONS] + [
+            self.inbound_queue(i) for i in INBOUND_QUEUES
+        ]
+
+    def all_queues(self) -> list[Queue]:
+        queues = []
+        for queue in self.consumer_queues():
+            queues.append(queue)
+            queues.extend(self.retry_queues(queue.name))
+            queues.append(self.dead_queue(queue.name))
+        return queues
+
+    def declare(self, connection) -> None:
+        """Declare every exchange, queue and binding (idempotent)."""
+        channel = connection.channel()
+        try:
+            self.events_exchange(channel).declare()
+            for inbound in INBOUND_QUEUES:
+                self.inbound_exchange(inbound.exchange)(channel).declare()
+            for queue in self.all_queues():
+                queue(channel).declare()
+        finally:
+            channel.close()

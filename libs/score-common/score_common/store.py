@@ -1,0 +1,243 @@
+"""Each service's MongoDB store: the connection provider, versioned writes and the inbox.
+
+FerretDB v1 (our embedded default) updates a document by reading and rewriting it inside the
+server, so two concurrent updates of one document can lose one; only an insert on a unique
+index is race-safe. Every write of a shared document therefore goes through a version claim:
+the writer inserts ``<collection>:<id>:<version+1>`` into a claims collection, and only the
+writer whose insert succeeded may write that version. The loser reloads and tries again.
+On MongoDB this costs one small insert and changes nothing else.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import mongoengine
+from mongoengine.connection import get_db
+from nameko.extensions import DependencyProvider
+from pymongo.errors import DuplicateKeyError
+
+log = logging.getLogger(__name__)
+
+CLAIM_LEASE = timedelta(seconds=30)
+INBOX_LEASE = timedelta(seconds=60)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+class ConcurrencyConflict(Exception):
+    """Another writer saved this document first; reload and apply the change again."""
+
+
+class AlreadyExists(Exception):
+    pass
+
+
+class VersionedDocument(mongoengine.Document):
+    """A document written only through version claims, with its outbox in the same document.
+
+    ``outbox`` holds envelopes of events recorded with the state change they describe, so the
+    change and the intent to publish are one write. The relay publishes them and prunes them.
+    """
+
+    meta = {"abstract": True}
+
+    version = mongoengine.IntField(default=0, min_value=0)
+    outbox = mongoengine.ListField(mongoengine.DictField())
+    outbox_pending = mongoengine.BooleanField(default=False)
+    outbox_since = mongoengine.DateTimeField()
+
+    def add_to_outbox(self, envelope: dict) -> None:
+        if not self.outbox_pending:
+            self.outbox_since = utcnow()
+        self.outbox.append(envelope)
+        self.outbox_pending = True
+
+    def prune_outbox(self, published_ids) -> None:
+        published = set(published_ids)
+        self.outbox = [e for e in self.outbox if e["event_id"] not in published]
+        self.outbox_pending = bool(self.outbox)
+        if not self.outbox:
+            self.outbox_since = None
+
+
+class Inbox:
+    """Which events a consumer has handled, keyed by (consumer, event id) on the unique _id.
+
+    A claim is an insert, so two deliveries of one event can never both be handled at once.
+    A claim left by a crashed worker expires after its lease and may be taken over; handlers
+    are written so that completing a half-done event again has no second effect.
+    """
+
+    NEW, DONE, BUSY = "new", "done", "busy"
+
+    def __init__(self, alias: str):
+        self.alias = alias
+
+    @property
+    def collection(self):
+        return get_db(self.alias)["_inbox"]
+
+    def claim(self, consumer: str, event_id: str) -> tuple[str, str | None]:
+        key = f"{consumer}:{event_id}"
+        token = uuid.uuid4().hex
+        now = utcnow()
+        try:
+            self.collection.insert_one({"_id": key, "consumer": consumer, "event_id": event_id,
+                                        "status": "processing", "token": token,
+                                        "claimed_at": now})
+            return self.NEW, token
+        except DuplicateKeyError:
+            pass
+        existing = self.collection.find_one({"_id": key})
+        if existing is None:  # released between our insert and read: try once more
+            return self.claim(consumer, event_id)
+        if existing["status"] == "done":
+            return self.DONE, None
+        if now - _aware(existing["claimed_at"]) < INBOX_LEASE:
+            return self.BUSY, None
+        self.collection.update_one({"_id": key, "token": existing["token"]},
+                                   {"$set": {"token": token, "claimed_at": now}})
+        return self.NEW, token
+
+    def complete(self, consumer: str, event_id: str, token: str) -> None:
+        self.collection.update_one({"_id": f"{consumer}:{event_id}", "token": token},
+                                   {"$set": {"status": "done", "completed_at": utcnow()}})
+
+    def release(self, consumer: str, event_id: str, token: str) -> None:
+        self.collection.delete_one({"_id": f"{consumer}:{event_id}", "token": token})
+
+
+class Repository:
+    """The worker's handle on its service's database. Services subclass it with their queries."""
+
+    def __init__(self, alias: str):
+        self.alias = alias
+
+    @property
+    def db(self):
+        return get_db(self.alias)
+
+    def ping(self) -> float:
+        started = time.perf_counter()
+        self.db.command("ping")
+        return (time.perf_counter() - started) * 1000
+
+    # -- versioned writes ---------------------------------------------------------------------
+    @property
+    def _claims(self):
+        return self.db["_version_claims"]
+
+    def insert(self, doc: VersionedDocument) -> VersionedDocument:
+        """Create a document; raises AlreadyExists if its id is taken (race-safe)."""
+        doc.version = 1
+        try:
+            doc.save(force_insert=True)
+        except mongoengine.NotUniqueError as exc:
+            raise AlreadyExists(str(exc)) from None
+        return doc
+
+    def save(self, doc: VersionedDocument) -> VersionedDocument:
+        """Write a loaded document as its next version, or raise ConcurrencyConflict."""
+        current = doc.version
+        collection = doc._get_collection_name()
+        now = utcnow()
+        for next_version in range(current + 1, current + 4):
+            claim_id = f"{collection}:{doc.pk}:{next_version}"
+            try:
+                self._claims.insert_one({"_id": claim_id, "at": now})
+                break
+            except DuplicateKeyError:
+                claim = self._claims.find_one({"_id": claim_id})
+                # A claim older than its lease whose version never landed belongs to a writer
+                # that died between claim and write: step over it to the next version.
+                stale = claim is not None and now - _aware(claim["at"]) > CLAIM_LEASE
+                if not stale or type(doc).objects(pk=doc.pk, version=current).count() == 0:
+                    raise ConcurrencyConflict(f"{claim_id} was claimed by another writer") from None
+        else:
+            raise ConcurrencyConflict(f"{collection}:{doc.pk} has too many stale claims")
+        doc.version = next_version
+        try:
+            doc.save(save_condition={"version": current})
+        except mongoengine.errors.SaveConditionError:
+            doc.version = current
+            raise ConcurrencyConflict(f"{collection}:{doc.pk} changed under us") from None
+        return doc
+
+    def update(self, doc_cls, pk, change, attempts: int = 20):
+        """Load, apply ``change(doc)`` and save, reloading on every conflict.
+
+        ``change`` may return False to say there is nothing to write.
+        """
+        for attempt in range(attempts):
+            doc = doc_cls.objects(pk=pk).first()
+            if doc is None:
+                raise doc_cls.DoesNotExist(f"{doc_cls.__name__} {pk} does not exist")
+            if change(doc) is False:
+                return doc
+            try:
+                return self.save(doc)
+            except ConcurrencyConflict:
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+        raise ConcurrencyConflict(f"{doc_cls.__name__} {pk}: gave up after {attempts} conflicts")
+
+    def forget_old_claims(self, older_than: timedelta = timedelta(hours=1)) -> int:
+        return self._claims.delete_many({"at": {"$lt": utcnow() - older_than}}).deleted_count
+
+
+class MongoStore(DependencyProvider):
+    """Connects to the service's own database under the service's alias.
+
+    Documents of a service declare ``meta = {"db_alias": "<service name>"}``; the provider
+    connects that alias in setup, creates indexes on start, hands each worker a repository and
+    disconnects on stop.
+    """
+
+    def __init__(self, repository_cls=Repository, documents=()):
+        self.repository_cls = repository_cls
+        self.documents = tuple(documents)
+
+    def setup(self):
+        self.alias = self.container.service_name
+        config = self.container.config
+        mongoengine.connect(
+            alias=self.alias,
+            host=config["MONGODB_URI"],
+            db=config["MONGODB_DATABASE"],
+            uuidRepresentation="standard",
+            tz_aware=True,
+            serverSelectionTimeoutMS=int(config.get("MONGODB_TIMEOUT_MS", 10000)),
+        )
+        self.inbox = Inbox(self.alias)
+
+    def start(self):
+        for document in self.documents:
+            document.ensure_indexes()
+        get_db(self.alias)["_version_claims"].create_index("at")
+
+    def stop(self):
+        mongoengine.disconnect(alias=self.alias)
+
+    kill = stop
+
+    def repository(self) -> Repository:
+        return self.repository_cls(self.alias)
+
+    def get_dependency(self, worker_ctx):
+        return self.repository()
+
+
+def find_store(container) -> MongoStore:
+    for dependency in container.dependencies:
+        if isinstance(dependency, MongoStore):
+            return dependency
+    raise LookupError(f"service {container.service_name} has no MongoStore dependency")
