@@ -12,8 +12,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python requirements.txt $(addsuffix /pyproject.toml,$(PACKAGES))
-	$(BIN)/pip install -q -r requirements.txt
+$(VENV)/.installed: $(BIN)/python requirements.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
+	$(BIN)/pip install -q -r requirements-dev.txt
 	$(BIN)/pip install -q --no-deps $(addprefix -e ,$(PACKAGES))
 	@touch $@
 

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 import tomllib
 from pathlib import Path
@@ -291,6 +292,36 @@ def test_service_healthcheck_gets_health_on_port_8000(name):
     assert not check.get("disable")
     for key in ("interval", "timeout", "retries", "start_period"):
         assert key in check, f"{name} healthcheck has no {key}"
+
+
+class _FakeHealth(http.server.BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self):
+        self.send_response(self.status if self.path == "/health" else 404)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("status, healthy", [(200, True), (503, False)])
+def test_service_healthcheck_exit_code_follows_the_health_status(status, healthy):
+    code = python_snippet(healthcheck_command(load_compose()["services"][SERVICES[0]]))
+    handler = type("Handler", (_FakeHealth,), {"status": status})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        local = code.replace("127.0.0.1:8000", f"127.0.0.1:{server.server_address[1]}")
+        result = subprocess.run([sys.executable, "-c", local], capture_output=True, timeout=30,
+                                check=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (result.returncode == 0) is healthy, result.stderr
 
 
 @pytest.mark.parametrize("name", SERVICES)

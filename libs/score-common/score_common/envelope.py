@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
@@ -66,6 +66,12 @@ class Event:
     @property
     def routing_key(self) -> str:
         return routing_key(self.producer, self.event_type)
+
+
+def _json_default(value):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def routing_key(producer: str, event_type: str) -> str:
@@ -133,10 +139,14 @@ class EventRegistry:
                 {"producer": [f"{event_type} is produced by {contract.producer}"]},
             )
         schema = contract.schema()
-        dumped = schema.dump(payload)
-        errors = schema.validate(dumped)
-        if errors:
-            raise ContractViolation(f"payload of {event_type} v{contract.version} is invalid", errors)
+        # Producers may hand over Python values (dates) or JSON forms; either way the payload
+        # is loaded through the schema (validation) and dumped (the canonical wire form).
+        as_json = json.loads(json.dumps(payload, default=_json_default))
+        try:
+            dumped = schema.dump(schema.load(as_json))
+        except ValidationError as exc:
+            raise ContractViolation(f"payload of {event_type} v{contract.version} is invalid",
+                                    exc.messages) from None
         event_id = event_id or str(uuid.uuid4())
         return {
             "event_id": event_id,

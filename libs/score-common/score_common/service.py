@@ -1,8 +1,9 @@
 """What every SCORE service has: its store, its outbox, logging and a health check.
 
 A service subclasses `ScoreService`, names itself and adds its own entrypoints. Health is
-served over HTTP at GET /health (for Docker and Kubernetes probes: 200 when the database and
-the broker answer, 503 otherwise) and over RPC as ``<service>.health`` (for the edge).
+served over HTTP at GET /health (readiness: 200 when the database and the broker answer, 503
+otherwise), GET /health/live (liveness: the process answers) and over RPC as
+``<service>.health`` (for the edge).
 """
 from __future__ import annotations
 
@@ -55,3 +56,9 @@ class ScoreService:
         report = check_health(self.name, self.store, self.container_info.config["AMQP_URI"])
         status = 200 if report["status"] == "ok" else 503
         return status, {"Content-Type": "application/json"}, json.dumps(report)
+
+    @http("GET", "/health/live")
+    def liveness_http(self, request):
+        """The process serves requests; says nothing of its dependencies (for restarts)."""
+        return 200, {"Content-Type": "application/json"}, json.dumps(
+            {"service": self.name, "status": "alive"})

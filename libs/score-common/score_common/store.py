@@ -173,7 +173,7 @@ class Repository:
             raise ConcurrencyConflict(f"{collection}:{doc.pk} changed under us") from None
         return doc
 
-    def update(self, doc_cls, pk, change, attempts: int = 20):
+    def update(self, doc_cls, pk, change, attempts: int = 60):
         """Load, apply ``change(doc)`` and save, reloading on every conflict.
 
         ``change`` may return False to say there is nothing to write.
@@ -187,7 +187,8 @@ class Repository:
             try:
                 return self.save(doc)
             except ConcurrencyConflict:
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                # Full jitter, capped: contenders spread out instead of colliding in step.
+                time.sleep(random.uniform(0, min(0.25, 0.002 * 2 ** attempt)))
         raise ConcurrencyConflict(f"{doc_cls.__name__} {pk}: gave up after {attempts} conflicts")
 
     def forget_old_claims(self, older_than: timedelta = timedelta(hours=1)) -> int:
@@ -206,8 +207,16 @@ class MongoStore(DependencyProvider):
         self.repository_cls = repository_cls
         self.documents = tuple(documents)
 
+    @property
+    def alias(self) -> str:
+        return self.container.service_name
+
+    @property
+    def inbox(self) -> Inbox:
+        # A property, not set in setup: other extensions' setup may run before ours.
+        return Inbox(self.alias)
+
     def setup(self):
-        self.alias = self.container.service_name
         config = self.container.config
         mongoengine.connect(
             alias=self.alias,
@@ -217,7 +226,6 @@ class MongoStore(DependencyProvider):
             tz_aware=True,
             serverSelectionTimeoutMS=int(config.get("MONGODB_TIMEOUT_MS", 10000)),
         )
-        self.inbox = Inbox(self.alias)
 
     def start(self):
         for document in self.documents:

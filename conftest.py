@@ -1,0 +1,137 @@
+"""Fixtures for every test suite in the repository.
+
+Integration and end-to-end tests run on real servers, provided by the same code as
+`make run` (score_devenv.servers): RabbitMQ and a MongoDB wire server from the environment,
+from containers, or local (Debian's rabbitmq-server, FerretDB on SQLite). Each test session
+gets its own RabbitMQ virtual host; each test its own namespace of queues and its own
+databases, so tests never clean up after each other and never touch a running system's data.
+"""
+# nameko's workers are eventlet green threads; patch before anything imports socket.
+import eventlet
+
+eventlet.monkey_patch()
+
+import os  # noqa: E402
+import socket  # noqa: E402
+import uuid  # noqa: E402
+from urllib.parse import quote, urlsplit, urlunsplit  # noqa: E402
+
+import pytest  # noqa: E402
+
+RUN_ID = uuid.uuid4().hex[:6]
+
+
+def pytest_collection_modifyitems(config, items):
+    # Anything that asks for the real servers is an integration test.
+    for item in items:
+        if "servers" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def servers():
+    from score_devenv.servers import ensure_servers
+
+    return ensure_servers(detached=False)
+
+
+def _management(servers):
+    import requests
+
+    url = urlsplit(servers.management_url)
+    base = urlunsplit((url.scheme, url.hostname + (f":{url.port}" if url.port else ""), "", "", ""))
+    session = requests.Session()
+    session.auth = (url.username or "guest", url.password or "guest")
+    return base, session
+
+
+@pytest.fixture(scope="session")
+def amqp_uri(servers):
+    """A RabbitMQ virtual host of this test session's own (when we can make one)."""
+    if not servers.management_url:
+        yield servers.amqp_uri
+        return
+    base, session = _management(servers)
+    vhost = f"score-test-{RUN_ID}"
+    user = urlsplit(servers.amqp_uri).username or "guest"
+    session.put(f"{base}/api/vhosts/{quote(vhost, safe='')}", timeout=10).raise_for_status()
+    session.put(f"{base}/api/permissions/{quote(vhost, safe='')}/{user}",
+                json={"configure": ".*", "write": ".*", "read": ".*"},
+                timeout=10).raise_for_status()
+    parts = urlsplit(servers.amqp_uri)
+    yield urlunsplit((parts.scheme, parts.netloc, "/" + quote(vhost, safe=""), "", ""))
+    session.delete(f"{base}/api/vhosts/{quote(vhost, safe='')}", timeout=30)
+
+
+@pytest.fixture(scope="session")
+def mongodb_cleanup(servers):
+    yield
+    import pymongo
+
+    client = pymongo.MongoClient(servers.mongodb_uri, serverSelectionTimeoutMS=5000)
+    try:
+        for name in client.list_database_names():
+            if name.startswith(f"t{RUN_ID}_"):
+                client.drop_database(name)
+    finally:
+        client.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def namespace():
+    return f"t{RUN_ID}_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def environment(servers, amqp_uri, namespace, mongodb_cleanup):
+    """The environment of a service process in this test (one namespace, its own databases)."""
+
+    def make(service: str, **overrides) -> dict:
+        env = {
+            "AMQP_URI": amqp_uri,
+            "MONGODB_URI": servers.service_mongodb_uri(service, f"{namespace}_{service}"),
+            "SCORE_NAMESPACE": namespace,
+            "SCORE_HTTP_ADDRESS": f"127.0.0.1:{free_port()}",
+            "SCORE_RETRY_DELAYS": "0.2,0.4",
+            "SCORE_OUTBOX_SWEEP_SECONDS": "0.3",
+            "SCORE_MAX_WORKERS": "10",
+        }
+        env.update({k: str(v) for k, v in overrides.items()})
+        return env
+
+    return make
+
+
+@pytest.fixture
+def make_config(environment):
+    """nameko config for a service container run inside the test process."""
+    from score_common.config import SERVICES, service_config
+
+    def make(service: str, **overrides) -> dict:
+        env = environment(service, **overrides)
+        # A test's probe service borrows a real service's settings, with its own database.
+        config = service_config(service if service in SERVICES else "coaching", env)
+        config["MONGODB_DATABASE"] = urlsplit(env["MONGODB_URI"]).path.lstrip("/")
+        return config
+
+    return make
+
+
+@pytest.fixture
+def publisher(make_config):
+    from score_common.messaging.publisher import AmqpPublisher
+    from score_common.messaging.topology import Topology
+
+    config = make_config("enrollment")
+    topology = Topology.from_config(config)
+    from kombu import Connection
+
+    with Connection(config["AMQP_URI"]) as connection:
+        topology.declare(connection)
+    return AmqpPublisher(config["AMQP_URI"], topology)

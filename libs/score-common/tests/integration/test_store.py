@@ -1,0 +1,107 @@
+"""The store on the real MongoDB wire server, under many concurrent green-thread workers."""
+import uuid
+
+import eventlet
+import mongoengine
+import pytest
+from nameko.rpc import rpc
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from score_common.store import AlreadyExists, ConcurrencyConflict, Inbox, MongoStore, Repository
+from score_common.testing import PROBE_ALIAS, ProbeDocument
+
+
+@pytest.fixture
+def probe_db(make_config):
+    config = make_config("probe")
+    mongoengine.connect(alias=PROBE_ALIAS, host=config["MONGODB_URI"],
+                        db=config["MONGODB_DATABASE"], uuidRepresentation="standard",
+                        tz_aware=True)
+    ProbeDocument.ensure_indexes()
+    yield Repository(PROBE_ALIAS)
+    mongoengine.disconnect(alias=PROBE_ALIAS)
+
+
+def test_concurrent_versioned_updates_lose_nothing(probe_db):
+    probe_db.insert(ProbeDocument(id="counter"))
+
+    def bump():
+        for _ in range(5):
+            probe_db.update(ProbeDocument, "counter",
+                            lambda doc: setattr(doc, "counter", doc.counter + 1))
+
+    pool = eventlet.GreenPool(40)
+    for _ in range(40):
+        pool.spawn(bump)
+    pool.waitall()
+
+    doc = ProbeDocument.objects.get(pk="counter")
+    assert doc.counter == 200
+    assert doc.version == 201
+
+
+def test_a_stale_copy_cannot_overwrite_a_newer_version(probe_db):
+    probe_db.insert(ProbeDocument(id="doc", counter=1))
+    first = ProbeDocument.objects.get(pk="doc")
+    second = ProbeDocument.objects.get(pk="doc")
+    first.counter = 2
+    probe_db.save(first)
+    second.counter = 99
+    with pytest.raises(ConcurrencyConflict):
+        probe_db.save(second)
+    assert ProbeDocument.objects.get(pk="doc").counter == 2
+
+
+def test_insert_of_an_existing_id_is_refused(probe_db):
+    probe_db.insert(ProbeDocument(id="once"))
+    with pytest.raises(AlreadyExists):
+        probe_db.insert(ProbeDocument(id="once"))
+
+
+def test_only_one_of_many_concurrent_inbox_claims_wins(probe_db):
+    inbox = Inbox(PROBE_ALIAS)
+    event_id = str(uuid.uuid4())
+    pool = eventlet.GreenPool(30)
+    results = list(pool.imap(lambda _: inbox.claim("consumer-a", event_id)[0], range(30)))
+    assert results.count(Inbox.NEW) == 1
+    assert results.count(Inbox.BUSY) == 29
+
+
+def test_inbox_remembers_completion_and_frees_a_released_claim(probe_db):
+    inbox = Inbox(PROBE_ALIAS)
+    status, token = inbox.claim("consumer-a", "event-1")
+    inbox.release("consumer-a", "event-1", token)
+    status, token = inbox.claim("consumer-a", "event-1")
+    assert status == Inbox.NEW
+    inbox.complete("consumer-a", "event-1", token)
+    assert inbox.claim("consumer-a", "event-1") == (Inbox.DONE, None)
+    # the same event is new to another consumer
+    assert inbox.claim("consumer-b", "event-1")[0] == Inbox.NEW
+
+
+class CounterService:
+    name = "probe"
+    store = MongoStore(documents=[ProbeDocument])
+
+    @rpc
+    def add(self, key):
+        self.store.insert(ProbeDocument(id=key))
+        self.store.update(ProbeDocument, "total",
+                          lambda doc: setattr(doc, "counter", doc.counter + 1))
+        return ProbeDocument.objects(pk=key).count()
+
+
+def test_store_provider_serves_many_concurrent_workers(container_factory, make_config):
+    config = make_config("probe", SCORE_MAX_WORKERS=50)
+    container = container_factory(CounterService, config)
+    container.start()
+    repository = Repository(PROBE_ALIAS)
+    repository.insert(ProbeDocument(id="total"))
+
+    with ClusterRpcProxy(config) as cluster:
+        calls = [cluster.probe.add.call_async(f"k{i}") for i in range(300)]
+        results = [call.result() for call in calls]
+
+    assert results == [1] * 300
+    assert ProbeDocument.objects(pk__in=[f"k{i}" for i in range(300)]).count() == 300
+    assert ProbeDocument.objects.get(pk="total").counter == 300

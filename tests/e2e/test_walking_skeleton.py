@@ -1,0 +1,126 @@
+"""The whole system as separate processes: a partner's message in, through all five services.
+
+Each service runs as `score-service <name>` (the same command as `make run` and the
+containers), in this test's own namespace and databases.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pymongo
+import pytest
+
+from score_common.config import SERVICES
+from score_common.testing import wait_until
+from score_enrollment.partner_client import submit_file
+
+pytestmark = pytest.mark.e2e
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "partner-enrollment.json"
+
+
+def health(address):
+    try:
+        with urllib.request.urlopen(f"http://{address}/health", timeout=2) as response:
+            return json.loads(response.read())
+    except Exception:  # noqa: BLE001
+        return None
+
+
+@pytest.fixture
+def system(environment, tmp_path):
+    command = shutil.which("score-service") or str(Path(sys.executable).parent / "score-service")
+    processes, envs = {}, {}
+    for service in SERVICES:
+        envs[service] = environment(service, SCORE_LOG_FORMAT="json")
+        processes[service] = subprocess.Popen(
+            [command, service], env={**os.environ, **envs[service]},
+            stdout=open(tmp_path / f"{service}.log", "wb"), stderr=subprocess.STDOUT)
+    try:
+        for service in SERVICES:
+            wait_until(lambda: (health(envs[service]["SCORE_HTTP_ADDRESS"]) or {}).get("status")
+                       == "ok", timeout=60, what=f"{service} healthy")
+        yield envs, tmp_path
+    finally:
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def database(env):
+    uri = env["MONGODB_URI"]
+    return pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)[urlsplit(uri).path.lstrip("/")]
+
+
+def test_a_partner_enrollment_reaches_every_service(system):
+    envs, logs = system
+    message_id = f"e2e-{uuid.uuid4()}"
+    namespace = envs["enrollment"]["SCORE_NAMESPACE"]
+    submit_file(envs["enrollment"]["AMQP_URI"], str(SAMPLE), namespace=namespace,
+                message_id=message_id)
+
+    enrollment_db = database(envs["enrollment"])
+    enrollment = wait_until(lambda: enrollment_db.enrollments.find_one(
+        {"partner_message_id": message_id}), what="the enrollment")
+    assert enrollment["status"] == "accepted" and enrollment["module"] == 1
+    assert enrollment_db.enterprises.count_documents({"registration_number": "8120001234567"}) == 1
+
+    registration = wait_until(lambda: database(envs["scheduling"]).registrations.find_one(
+        {"enrollment_id": enrollment["_id"]}), what="the registration")
+    assert database(envs["scheduling"]).workshops.count_documents(
+        {"_id": registration["workshop_id"]}) == 1
+
+    reminders = database(envs["notifications"]).reminders
+    wait_until(lambda: reminders.count_documents({"subject_id": registration["_id"]}) > 0,
+               what="planned reminders")
+    assert {r["channel"] for r in reminders.find({"subject_id": registration["_id"]})} == {
+        "sms", "email"}
+
+    reporting = database(envs["reporting"])
+    wait_until(lambda: reporting.enrollment_facts.count_documents({"_id": enrollment["_id"]}),
+               what="the enrollment counted")
+    # reporting keeps every event of the chain, all under the partner's correlation id
+    wait_until(lambda: reporting.events.count_documents({"correlation_id": message_id}) == 3,
+               what="three events recorded")
+    assert {e["event_type"] for e in reporting.events.find({"correlation_id": message_id})} == {
+        "enrollment_accepted", "participant_registered", "reminders_planned"}
+
+    # each service wrote only its own database
+    assert "enrollments" not in database(envs["scheduling"]).list_collection_names()
+    assert database(envs["coaching"]).list_collection_names() in ([], ["_version_claims"])
+
+    # the same message again changes nothing anywhere
+    submit_file(envs["enrollment"]["AMQP_URI"], str(SAMPLE), namespace=namespace,
+                message_id=message_id)
+    time.sleep(2)
+    assert enrollment_db.enrollments.count_documents({"partner_message_id": message_id}) == 1
+    assert reporting.enrollment_facts.count_documents({}) == 1
+
+    # one grep follows the enrollment through every service's JSON logs
+    for service in ("enrollment", "scheduling", "notifications", "reporting"):
+        lines = [json.loads(line) for line in (logs / f"{service}.log").read_text().splitlines()
+                 if line.startswith("{")]
+        mine = [line for line in lines if line.get("correlation_id") == message_id]
+        assert mine, f"{service} logged nothing under the partner's correlation id"
+        assert all(line["service"] == service for line in mine)
+
+
+def test_every_service_reports_its_own_checks(system):
+    envs, _ = system
+    for service in SERVICES:
+        report = health(envs[service]["SCORE_HTTP_ADDRESS"])
+        assert report["service"] == service
+        assert report["checks"]["mongodb"]["ok"] and report["checks"]["rabbitmq"]["ok"]
+        address = envs[service]["SCORE_HTTP_ADDRESS"]
+        with urllib.request.urlopen(f"http://{address}/health/live", timeout=2) as response:
+            assert json.loads(response.read())["status"] == "alive"
