@@ -174,6 +174,13 @@ def ensure_local_rabbitmq() -> tuple[str, str]:
         started = _run(["rabbitmq-server", "-detached"])
         if started.returncode != 0:
             raise ProvisionError("rabbitmq-server would not start: " + started.stderr.strip())
+        # await_startup gives up at once while the new node has not yet registered with
+        # epmd, so first wait for the broker's port, then for the boot to complete.
+        try:
+            wait_for(lambda: port_open("127.0.0.1", 5672), 180, "rabbitmq-server")
+        except ProvisionError:
+            raise ProvisionError("rabbitmq-server did not open port 5672 within 180 s; see "
+                                 "/var/log/rabbitmq/ for why") from None
         awaited = _run(["rabbitmqctl", "await_startup", "--timeout", "120"])
         if awaited.returncode != 0:
             raise ProvisionError("rabbitmq-server did not finish starting: "
