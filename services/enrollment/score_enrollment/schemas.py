@@ -61,3 +61,13 @@ class SubmissionSchema(Schema):
         roles = {member["role"] for member in data.get("team", [])}
         if not {"manager", "worker"} <= roles:
             raise ValidationError("needs at least one manager and one worker", "team")
+
+
+class EnrollmentSummarySchema(Schema):
+    """RPC reply: an enrollment as staff and partners see it."""
+
+    enrollment_id = fields.String(attribute="pk")
+    partner_id = fields.String()
+    enterprise_id = fields.String()
+    module = fields.Integer()
+    status = fields.String()

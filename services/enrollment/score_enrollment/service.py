@@ -20,7 +20,7 @@ from score_common.service import ScoreService
 from score_common.store import AlreadyExists, MongoStore
 from score_enrollment import domain
 from score_enrollment.models import Enrollment, Enterprise
-from score_enrollment.schemas import SubmissionSchema
+from score_enrollment.schemas import EnrollmentSummarySchema, SubmissionSchema
 from score_enrollment.store import EnrollmentRepository
 
 
@@ -88,11 +88,7 @@ class EnrollmentService(ScoreService):
     @rpc
     def get_enrollment(self, enrollment_id: str) -> dict | None:
         enrollment = self.store.get_enrollment(enrollment_id)
-        if enrollment is None:
-            return None
-        return {"enrollment_id": enrollment.pk, "partner_id": enrollment.partner_id,
-                "enterprise_id": enrollment.enterprise_id, "module": enrollment.module,
-                "status": enrollment.status}
+        return EnrollmentSummarySchema().dump(enrollment) if enrollment else None
 
 
 SERVICE = EnrollmentService

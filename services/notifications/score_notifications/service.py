@@ -16,6 +16,7 @@ from score_common.service import ScoreService
 from score_common.store import AlreadyExists, MongoStore
 from score_notifications import domain
 from score_notifications.models import Reminder, ReminderPlan
+from score_notifications.schemas import ReminderSchema
 from score_notifications.store import NotificationsRepository
 
 
@@ -56,8 +57,7 @@ class NotificationsService(ScoreService):
 
     @rpc
     def reminders_for(self, subject_id: str) -> list[dict]:
-        return [{"kind": r.kind, "channel": r.channel, "due_at": r.due_at.isoformat(),
-                 "status": r.status} for r in self.store.reminders_for(subject_id)]
+        return ReminderSchema(many=True).dump(self.store.reminders_for(subject_id))
 
 
 SERVICE = NotificationsService

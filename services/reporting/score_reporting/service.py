@@ -13,6 +13,7 @@ from score_common.service import ScoreService
 from score_common.store import MongoStore
 from score_reporting.models import EnrollmentFact, RecordedEvent
 from score_reporting.projections import PROJECTIONS
+from score_reporting.schemas import EnrollmentCountsSchema
 from score_reporting.store import ReportingRepository
 
 
@@ -31,7 +32,7 @@ class ReportingService(ScoreService):
 
     @rpc
     def enrollment_counts(self) -> dict:
-        return self.store.enrollment_counts()
+        return EnrollmentCountsSchema().dump(self.store.enrollment_counts())
 
 
 SERVICE = ReportingService

@@ -31,16 +31,27 @@ class ReportingRepository(Repository):
 
     def enrollment_counts(self) -> dict:
         facts = EnrollmentFact._get_collection()
-        totals = list(facts.aggregate([{"$group": {
-            "_id": None, "enrollments": {"$sum": 1},
-            "team_women": {"$sum": "$team_women"}, "team_men": {"$sum": "$team_men"}}}]))
-        by_module = {row["_id"]: row["n"] for row in facts.aggregate(
-            [{"$group": {"_id": "$module", "n": {"$sum": 1}}}])}
-        enterprises = len(list(facts.aggregate([{"$group": {"_id": "$enterprise_id"}}])))
-        total = totals[0] if totals else {"enrollments": 0, "team_women": 0, "team_men": 0}
-        return {"enrollments": total["enrollments"], "enterprises": enterprises,
-                "participants": {"women": total["team_women"], "men": total["team_men"]},
-                "by_module": {str(k): v for k, v in sorted(by_module.items())}}
+        by_module = _grouped_sum(facts, "$module", 1)
+        return {
+            "enrollments": sum(by_module.values()),
+            "enterprises": len(_grouped_sum(facts, "$enterprise_id", 1)),
+            "participants": {"women": _total(facts, "$team_women"),
+                             "men": _total(facts, "$team_men")},
+            "by_module": {str(k): v for k, v in sorted(by_module.items())},
+        }
+
+
+# FerretDB v1 computes only the first accumulator of a $group correctly (the others come back
+# 0), and sums field paths to 0 when grouping by null: so one accumulator per pipeline, and a
+# constant group key for totals.
+def _grouped_sum(collection, key: str, value, match: dict | None = None) -> dict:
+    pipeline = ([{"$match": match}] if match else []) + [
+        {"$group": {"_id": key, "n": {"$sum": value}}}]
+    return {row["_id"]: row["n"] for row in collection.aggregate(pipeline)}
+
+
+def _total(collection, value, match: dict | None = None) -> int:
+    return _grouped_sum(collection, "total", value, match).get("total", 0)
 
 
 def _jsonable(value):

@@ -14,6 +14,7 @@ from score_common.service import ScoreService
 from score_common.store import AlreadyExists, MongoStore
 from score_scheduling import domain
 from score_scheduling.models import Registration, Workshop
+from score_scheduling.schemas import RegistrationSchema
 from score_scheduling.store import SchedulingRepository
 
 
@@ -60,10 +61,7 @@ class SchedulingService(ScoreService):
     @rpc
     def get_registration(self, registration_id: str) -> dict | None:
         registration = self.store.registration(registration_id)
-        if registration is None:
-            return None
-        return {"registration_id": registration.pk, "workshop_id": registration.workshop_id,
-                "enrollment_id": registration.enrollment_id}
+        return RegistrationSchema().dump(registration) if registration else None
 
 
 SERVICE = SchedulingService

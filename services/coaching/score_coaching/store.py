@@ -1,0 +1,8 @@
+"""Coaching's repository."""
+from score_common.store import Repository
+from score_coaching.models import VisitPlan
+
+
+class CoachingRepository(Repository):
+    def visit_plan(self, plan_id: str) -> VisitPlan | None:
+        return VisitPlan.objects(pk=plan_id).first()
