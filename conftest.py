@@ -135,3 +135,15 @@ def publisher(make_config):
     with Connection(config["AMQP_URI"]) as connection:
         topology.declare(connection)
     return AmqpPublisher(config["AMQP_URI"], topology)
+
+
+@pytest.fixture
+def start_service(container_factory, make_config):
+    """Start a service class in this test's namespace; returns its nameko config."""
+
+    def start(service_cls, **overrides) -> dict:
+        config = make_config(service_cls.name, **overrides)
+        container_factory(service_cls, config).start()
+        return config
+
+    return start

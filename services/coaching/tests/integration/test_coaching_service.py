@@ -4,9 +4,8 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from score_coaching.service import CoachingService
 
 
-def test_coaching_answers_health_and_queries(container_factory, make_config):
-    config = make_config("coaching")
-    container_factory(CoachingService, config).start()
+def test_coaching_answers_health_and_queries(start_service):
+    config = start_service(CoachingService)
     with ClusterRpcProxy(config) as cluster:
         report = cluster.coaching.health()
         assert report["status"] == "ok" and report["service"] == "coaching"

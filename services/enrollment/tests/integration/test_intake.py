@@ -13,9 +13,8 @@ from score_enrollment.service import EnrollmentService
 SAMPLE = Path(__file__).resolve().parents[4] / "samples" / "partner-enrollment.json"
 
 
-def test_a_submission_is_enrolled_once_and_announced(container_factory, make_config, tmp_path):
-    config = make_config("enrollment")
-    container_factory(EnrollmentService, config).start()
+def test_a_submission_is_enrolled_once_and_announced(start_service, tmp_path):
+    config = start_service(EnrollmentService)
     namespace, message_id = config["SCORE_NAMESPACE"], str(uuid.uuid4())
 
     submit_file(config["AMQP_URI"], str(SAMPLE), namespace=namespace, message_id=message_id)
@@ -40,10 +39,8 @@ def test_a_submission_is_enrolled_once_and_announced(container_factory, make_con
     assert events[0]["correlation_id"] == message_id
 
 
-def test_an_invalid_submission_is_dead_lettered_naming_the_field(container_factory, make_config,
-                                                                 tmp_path):
-    config = make_config("enrollment")
-    container_factory(EnrollmentService, config).start()
+def test_an_invalid_submission_is_dead_lettered_naming_the_field(start_service, tmp_path):
+    config = start_service(EnrollmentService)
     bad = json.loads(SAMPLE.read_text())
     bad["module"] = 9
     path = tmp_path / "bad.json"

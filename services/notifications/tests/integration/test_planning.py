@@ -7,10 +7,8 @@ from score_common.testing import wait_until
 from score_notifications.service import NotificationsService
 
 
-def test_a_registration_gets_its_reminders_planned_once(container_factory, make_config,
-                                                        publisher):
-    config = make_config("notifications")
-    container_factory(NotificationsService, config).start()
+def test_a_registration_gets_its_reminders_planned_once(start_service, publisher):
+    config = start_service(NotificationsService)
     envelope = registry.build("participant_registered", SAMPLE_PARTICIPANT_REGISTERED,
                               producer="scheduling")
     publisher.publish_event(envelope)

@@ -8,9 +8,8 @@ from score_reporting.models import RecordedEvent
 from score_reporting.service import ReportingService
 
 
-def test_enrollments_are_counted_once_each(container_factory, make_config, publisher):
-    config = make_config("reporting")
-    container_factory(ReportingService, config).start()
+def test_enrollments_are_counted_once_each(start_service, publisher):
+    config = start_service(ReportingService)
     first = registry.build("enrollment_accepted", SAMPLE_ENROLLMENT_ACCEPTED, producer="enrollment")
     second = registry.build("enrollment_accepted",
                             {**SAMPLE_ENROLLMENT_ACCEPTED, "enrollment_id": "enr-0002", "module": 3},

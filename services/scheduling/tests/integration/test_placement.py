@@ -7,9 +7,8 @@ from score_common.testing import queue_depth, wait_until
 from score_scheduling.service import SchedulingService
 
 
-def test_an_accepted_enrollment_is_registered_once(container_factory, make_config, publisher):
-    config = make_config("scheduling")
-    container_factory(SchedulingService, config).start()
+def test_an_accepted_enrollment_is_registered_once(start_service, publisher):
+    config = start_service(SchedulingService)
     envelope = registry.build("enrollment_accepted", SAMPLE_ENROLLMENT_ACCEPTED,
                               producer="enrollment")
     publisher.publish_event(envelope)
