@@ -50,3 +50,10 @@ MODULES = {
     4: "Human Resource Management",
     5: "Occupational Safety and Health",
 }
+
+
+def is_working_day(day) -> bool:
+    """Workshops and visits avoid weekends and Indonesia's public holidays."""
+    import holidays
+
+    return day.weekday() < 5 and day not in holidays.country_holidays("ID", years=day.year)

@@ -8,14 +8,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import holidays
+from score_common.indonesia import is_working_day
 
 DEFAULT_VISITS = 3
 DEFAULT_SPACING = timedelta(weeks=3)
-
-
-def is_working_day(day: date) -> bool:
-    return day.weekday() < 5 and day not in holidays.country_holidays("ID", years=day.year)
 
 
 def next_working_day(day: date) -> date:

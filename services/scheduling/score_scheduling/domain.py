@@ -8,13 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import holidays
-
-from score_common.indonesia import PROVINCES
-
-
-def is_working_day(day: date) -> bool:
-    return day.weekday() < 5 and day not in holidays.country_holidays("ID", years=day.year)
+from score_common.indonesia import PROVINCES, is_working_day
 
 
 def first_two_working_days(start: date) -> list[date]:
