@@ -14,7 +14,6 @@ outbox relay publishing again after a crash) is acked without a second effect.
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -281,11 +280,7 @@ class EventHandler(ReliableConsumer):
         self.inbox: Inbox = find_store(self.container).inbox
 
     def prepare(self, incoming):
-        try:
-            envelope = json.loads(incoming.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ContractError("event body is not JSON: " + str(exc)) from None
-        event = registry.decode(envelope)
+        event = registry.decode(incoming.body)  # refuses non-JSON bodies too, with the reason
         status, token = self.inbox.claim(self.queue.name, event.event_id)
         if status == Inbox.DONE:
             log.info("%s: event %s already handled, skipped", self.queue.name, event.event_id)
@@ -302,10 +297,6 @@ class EventHandler(ReliableConsumer):
         if "token" in incoming.extra:
             self.inbox.release(self.queue.name, incoming.extra["event_id"],
                                incoming.extra["token"])
-
-
-class ContractError(PermanentMessageError):
-    pass
 
 
 event_handler = EventHandler.decorator
