@@ -18,12 +18,16 @@ from datetime import datetime, timedelta, timezone
 import mongoengine
 from mongoengine.connection import get_db
 from nameko.extensions import DependencyProvider
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 log = logging.getLogger(__name__)
 
 CLAIM_LEASE = timedelta(seconds=30)
 INBOX_LEASE = timedelta(seconds=60)
+# One small document per unpublished event, written before the change that records it: the
+# outbox sweeper reads this short collection instead of querying every service collection
+# (on FerretDB a query on anything but _id reads the whole collection).
+OUTBOX_POINTERS = "_outbox_pointers"
 
 
 def utcnow() -> datetime:
@@ -61,6 +65,12 @@ class VersionedDocument(mongoengine.Document):
             self.outbox_since = utcnow()
         self.outbox.append(envelope)
         self.outbox_pending = True
+        self._unannounced_events = [*self.unannounced_events, envelope["event_id"]]
+
+    @property
+    def unannounced_events(self) -> list[str]:
+        """Events recorded since this document was loaded, with no outbox pointer yet."""
+        return getattr(self, "_unannounced_events", None) or []
 
     def prune_outbox(self, published_ids) -> None:
         published = set(published_ids)
@@ -137,9 +147,28 @@ class Repository:
     def _claims(self):
         return self.db["_version_claims"]
 
+    def _announce_outbox(self, doc: VersionedDocument) -> None:
+        """Point the sweeper at the events this write records, before the write itself.
+
+        A pointer whose write never lands finds no event in the document and expires.
+        """
+        if not doc.unannounced_events:
+            return
+        now = utcnow()
+        collection = doc._get_collection_name()
+        try:
+            self.db[OUTBOX_POINTERS].insert_many(
+                [{"_id": event_id, "collection": collection, "doc_id": doc.pk, "since": now}
+                 for event_id in doc.unannounced_events], ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
+        doc._unannounced_events = []
+
     def insert(self, doc: VersionedDocument) -> VersionedDocument:
         """Create a document; raises AlreadyExists if its id is taken (race-safe)."""
         doc.version = 1
+        self._announce_outbox(doc)
         try:
             doc.save(force_insert=True)
         except mongoengine.NotUniqueError as exc:
@@ -166,6 +195,7 @@ class Repository:
         else:
             raise ConcurrencyConflict(f"{collection}:{doc.pk} has too many stale claims")
         doc.version = next_version
+        self._announce_outbox(doc)
         try:
             doc.save(save_condition={"version": current})
         except mongoengine.errors.SaveConditionError:
@@ -231,6 +261,7 @@ class MongoStore(DependencyProvider):
         for document in self.documents:
             document.ensure_indexes()
         get_db(self.alias)["_version_claims"].create_index("at")
+        get_db(self.alias)[OUTBOX_POINTERS].create_index("since")
 
     def stop(self):
         mongoengine.disconnect(alias=self.alias)

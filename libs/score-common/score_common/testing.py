@@ -15,7 +15,7 @@ PROBE_ALIAS = "probe"
 class ProbeDocument(VersionedDocument):
     """A document in the 'probe' service's database, for tests of the store and the outbox."""
 
-    meta = {"db_alias": PROBE_ALIAS, "collection": "probes", "indexes": ["outbox_pending"]}
+    meta = {"db_alias": PROBE_ALIAS, "collection": "probes", "indexes": []}
 
     id = me.StringField(primary_key=True)
     counter = me.IntField(default=0)

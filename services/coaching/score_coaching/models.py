@@ -8,7 +8,7 @@ ALIAS = "coaching"
 
 class VisitPlan(VersionedDocument):
     meta = {"db_alias": ALIAS, "collection": "visit_plans",
-            "indexes": ["enterprise_id", "outbox_pending"]}
+            "indexes": ["enterprise_id"]}
 
     id = me.StringField(primary_key=True)  # one plan per registration
     enterprise_id = me.StringField(required=True)

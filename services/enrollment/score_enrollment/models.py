@@ -8,7 +8,7 @@ ALIAS = "enrollment"
 
 class Enterprise(VersionedDocument):
     meta = {"db_alias": ALIAS, "collection": "enterprises",
-            "indexes": [{"fields": ["registration_number"], "unique": True}, "outbox_pending"]}
+            "indexes": [{"fields": ["registration_number"], "unique": True}]}
 
     id = me.StringField(primary_key=True)
     registration_number = me.StringField(required=True)
@@ -22,7 +22,7 @@ class Enterprise(VersionedDocument):
 class Enrollment(VersionedDocument):
     meta = {"db_alias": ALIAS, "collection": "enrollments",
             "indexes": [{"fields": ["partner_id", "partner_message_id"], "unique": True},
-                        "enterprise_id", "status", "outbox_pending"]}
+                        "enterprise_id", "status"]}
 
     id = me.StringField(primary_key=True)
     partner_id = me.StringField(required=True)

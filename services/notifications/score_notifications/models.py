@@ -25,7 +25,7 @@ class Reminder(me.Document):
 
 
 class ReminderPlan(VersionedDocument):
-    meta = {"db_alias": ALIAS, "collection": "reminder_plans", "indexes": ["outbox_pending"]}
+    meta = {"db_alias": ALIAS, "collection": "reminder_plans", "indexes": []}
 
     id = me.StringField(primary_key=True)  # the subject: a registration
     workshop_id = me.StringField(required=True)

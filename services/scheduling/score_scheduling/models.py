@@ -8,7 +8,7 @@ ALIAS = "scheduling"
 
 class Workshop(VersionedDocument):
     meta = {"db_alias": ALIAS, "collection": "workshops",
-            "indexes": [("module", "province"), "outbox_pending"]}
+            "indexes": [("module", "province")]}
 
     id = me.StringField(primary_key=True)
     module = me.IntField(required=True)
@@ -20,8 +20,7 @@ class Workshop(VersionedDocument):
 
 class Registration(VersionedDocument):
     meta = {"db_alias": ALIAS, "collection": "registrations",
-            "indexes": [{"fields": ["enrollment_id"], "unique": True}, "workshop_id",
-                        "outbox_pending"]}
+            "indexes": [{"fields": ["enrollment_id"], "unique": True}, "workshop_id"]}
 
     id = me.StringField(primary_key=True)
     enrollment_id = me.StringField(required=True)

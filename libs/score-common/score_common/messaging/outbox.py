@@ -2,8 +2,9 @@
 
 A handler records an event on the document it changes (`outbox.record`), saves the document
 (one write: the change and the event together), then asks for it to be published
-(`outbox.publish`). If the process dies between the save and the publish, the sweeper finds
-the document's pending outbox and publishes it. An event may therefore be published twice
+(`outbox.publish`). The repository writes a pointer per event just before the save, and the
+publish removes it; if the process dies between the save and the publish, the sweeper finds
+the pointer and publishes the document's pending outbox. An event may therefore be published twice
 (crash after the broker's confirm, before the prune); consumers' inboxes make that harmless.
 """
 from __future__ import annotations
@@ -16,13 +17,19 @@ from nameko.extensions import DependencyProvider
 
 from score_common.contracts import registry
 from score_common.messaging.consumer import TopologyDeclarer
-from score_common.store import ConcurrencyConflict, VersionedDocument, find_store, utcnow
+from mongoengine.connection import get_db
+
+from score_common.store import (
+    OUTBOX_POINTERS, ConcurrencyConflict, VersionedDocument, _aware, find_store, utcnow,
+)
 
 log = logging.getLogger(__name__)
 
 # Leave a freshly saved document to the worker that saved it for this long before sweeping.
 SWEEP_GRACE = timedelta(seconds=1)
-SWEEP_BATCH = 200
+# A pointer whose event is not in its document is dropped after this long.
+POINTER_LEASE = timedelta(seconds=60)
+SWEEP_BATCH = 500
 
 
 class OutboxHandle:
@@ -80,9 +87,14 @@ class Outbox(DependencyProvider):
 
     def relay(self, doc_cls, pk) -> int:
         """Publish a document's pending events, then prune them. Returns how many were sent."""
+        return len(self._relay(doc_cls, pk)[0])
+
+    def _relay(self, doc_cls, pk) -> tuple[list[str], set[str]]:
+        """(ids published now, ids pending in the document when read)."""
         doc = doc_cls.objects(pk=pk).first()
         if doc is None or not doc.outbox:
-            return 0
+            return [], set()
+        pending = {envelope["event_id"] for envelope in doc.outbox}
         published = []
         try:
             for envelope in doc.outbox:
@@ -98,15 +110,35 @@ class Outbox(DependencyProvider):
             except ConcurrencyConflict:
                 log.warning("outbox: could not prune %s %s; it may be published again",
                             doc_cls.__name__, pk)
-        return len(published)
+                return published, pending
+            pointers = self._pointers()
+            for event_id in published:
+                pointers.delete_one({"_id": event_id})
+        return published, pending
+
+    def _pointers(self):
+        return get_db(self.store.alias)[OUTBOX_POINTERS]
 
     def sweep(self) -> int:
+        """Publish what crashed or failed workers left behind, found through the pointers."""
         sent = 0
-        cutoff = utcnow() - SWEEP_GRACE
-        for doc_cls in self.documents:
-            pending = doc_cls.objects(outbox_pending=True, outbox_since__lt=cutoff).only("id")
-            for doc in pending.limit(SWEEP_BATCH):
-                sent += self.relay(doc_cls, doc.pk)
+        now = utcnow()
+        classes = {doc_cls._get_collection_name(): doc_cls for doc_cls in self.documents}
+        pointers = self._pointers()
+        due = list(pointers.find({"since": {"$lt": now - SWEEP_GRACE}}).limit(SWEEP_BATCH))
+        for target in {(p["collection"], p["doc_id"]) for p in due}:
+            doc_cls = classes.get(target[0])
+            if doc_cls is None:
+                continue
+            published, pending = self._relay(doc_cls, target[1])
+            sent += len(published)
+            for pointer in due:
+                # Not in the document: published and pruned already, or its write never
+                # landed. Wait out a slow writer before forgetting it.
+                if ((pointer["collection"], pointer["doc_id"]) == target
+                        and pointer["_id"] not in pending
+                        and now - _aware(pointer["since"]) > POINTER_LEASE):
+                    pointers.delete_one({"_id": pointer["_id"]})
         return sent
 
     def _sweep_forever(self):

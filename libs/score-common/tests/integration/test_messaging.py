@@ -17,7 +17,7 @@ from score_common.messaging import topology as topology_module
 from score_common.messaging.consumer import event_handler
 from score_common.messaging.outbox import Outbox
 from score_common.messaging.topology import Subscription, Topology
-from score_common.store import MongoStore
+from score_common.store import OUTBOX_POINTERS, MongoStore
 from score_common.testing import ProbeDocument, drain_queue, queue_depth, wait_until
 
 PROBE_QUEUE_SUFFIX = "probe.handle_enrollment_accepted"
@@ -173,5 +173,8 @@ def test_a_process_killed_around_its_publish_still_delivers_once_in_effect(
     wait_until(lambda: effects(event_id) == 1, what="the crashed writer's event handled")
     wait_until(lambda: not ProbeDocument.objects.get(pk=doc_id).outbox_pending,
                what="the outbox pruned")
+    pointers = ProbeDocument._get_db()[OUTBOX_POINTERS]
+    wait_until(lambda: pointers.count_documents({"_id": event_id}) == 0,
+               what="the sweeper's pointer removed")
     # a second publish (after-publish case) reached the consumer too, and changed nothing
     assert effects(event_id) == 1
