@@ -19,10 +19,11 @@ import pytest
 
 from score_common.config import SERVICES
 from score_common.testing import wait_until
+from score_enrollment.examples import valid_submission
+from score_enrollment.partner_admin import provision_partner
 from score_enrollment.partner_client import submit_file
 
 pytestmark = pytest.mark.e2e
-SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "partner-enrollment.json"
 
 
 def health(address):
@@ -62,12 +63,18 @@ def database(env):
     return pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)[urlsplit(uri).path.lstrip("/")]
 
 
-def test_a_partner_enrollment_reaches_every_service(system):
+def test_a_partner_enrollment_reaches_every_service(system, servers):
     envs, logs = system
     message_id = f"e2e-{uuid.uuid4()}"
     namespace = envs["enrollment"]["SCORE_NAMESPACE"]
-    submit_file(envs["enrollment"]["AMQP_URI"], str(SAMPLE), namespace=namespace,
-                message_id=message_id)
+    code = f"bedo-{uuid.uuid4().hex[:8]}"
+    partner = provision_partner(envs["enrollment"]["AMQP_URI"], servers.management_url, code,
+                                "BEDO", "foundation", namespace=namespace)
+    sample = logs / "submission.json"
+    sample.write_text(json.dumps(valid_submission()))  # the sample with a period ahead of today
+    answer = submit_file(partner["amqp_uri"], str(sample), namespace=namespace,
+                         message_id=message_id, wait=30)
+    assert answer["outcome"] == "accepted", answer
 
     enrollment_db = database(envs["enrollment"])
     enrollment = wait_until(lambda: enrollment_db.enrollments.find_one(
@@ -101,9 +108,10 @@ def test_a_partner_enrollment_reaches_every_service(system):
     assert sum(coaching[name].count_documents({}) for name in coaching.list_collection_names()
                if not name.startswith("_")) == 0  # no coaching until a workshop completes
 
-    # the same message again changes nothing anywhere
-    submit_file(envs["enrollment"]["AMQP_URI"], str(SAMPLE), namespace=namespace,
-                message_id=message_id)
+    # the same message again changes nothing anywhere, and is answered the same
+    again = submit_file(partner["amqp_uri"], str(sample), namespace=namespace,
+                        message_id=message_id, wait=30)
+    assert again["replayed"] and again["enrollment_id"] == answer["enrollment_id"]
     time.sleep(2)
     assert enrollment_db.enrollments.count_documents({"partner_message_id": message_id}) == 1
     assert reporting.enrollment_facts.count_documents({}) == 1

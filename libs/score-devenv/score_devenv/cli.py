@@ -184,12 +184,37 @@ def inspect(args) -> int:
     return 0
 
 
+DEMO_PARTNER = "bedo"
+
+
 def sample(args) -> int:
+    """Submit a file as the demo partner BEDO (provisioned on first use) and print the answer."""
+    import datetime
+
+    from score_enrollment.partner_admin import provision_partner
     from score_enrollment.partner_client import submit_file
 
     servers = _load_servers()
-    amqp_uri = os.environ.get("PARTNER_AMQP_URI", servers.amqp_uri)
-    return submit_file(amqp_uri, args.file)
+    credentials = var_dir() / "demo-partner.json"
+    if not credentials.exists():
+        provisioned = provision_partner(servers.amqp_uri, servers.management_url, DEMO_PARTNER,
+                                        "BEDO (demo)", "foundation")
+        credentials.write_text(json.dumps(provisioned, indent=2))
+        log(f"provisioned demo partner {DEMO_PARTNER}; credentials in {credentials}")
+    partner = json.loads(credentials.read_text())
+    document = json.loads(Path(args.file).read_text())
+    period = document.get("preferred_period") or {}
+    today = datetime.date.today()
+    if period.get("start", "9999") < today.isoformat():
+        # A sample written months ago still demonstrates today: move its period ahead.
+        start = today + datetime.timedelta(days=30)
+        document["preferred_period"] = {"start": start.isoformat(),
+                                        "end": (start + datetime.timedelta(days=45)).isoformat()}
+        log(f"the sample's period has passed; submitting it for {start.isoformat()} onwards")
+    path = var_dir() / "sample-submission.json"
+    path.write_text(json.dumps(document))
+    answer = submit_file(partner["amqp_uri"], str(path), wait=30)
+    return 0 if answer and answer.get("outcome") == "accepted" else 1
 
 
 def main(argv=None) -> int:

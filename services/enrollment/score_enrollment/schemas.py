@@ -1,73 +1,90 @@
-"""The partner submission contract (what partner systems publish), version 1.
+"""What enrollment answers over RPC and HTTP, and the commands it takes from staff.
 
-The event contracts live in score_common.contracts; this is the boundary with partners.
+The partner submission contract itself is in score_enrollment.contract.
 """
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, fields, validate
 
-from score_common.contracts.common import LANGUAGES, SEXES, TEAM_ROLES
-from score_common.indonesia import MODULES, PROVINCES
-
-SUBMISSION_VERSIONS = (1,)
+from score_enrollment import domain
 
 
-class WorkforceSchema(Schema):
-    women = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
-    men = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+class HistoryEntrySchema(Schema):
+    status = fields.String()
+    at = fields.DateTime()
+    reason = fields.String(allow_none=True)
+    actor = fields.String(allow_none=True)
 
 
-class EnterpriseSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=2, max=200))
-    registration_number = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    sector = fields.String(required=True, validate=validate.Length(min=2, max=100))
-    province = fields.String(required=True, validate=validate.OneOf(
-        sorted(PROVINCES), error="must be an ISO 3166-2:ID province code such as ID-JK"))
-    district = fields.String(required=True, validate=validate.Length(min=2, max=100))
-    workforce = fields.Nested(WorkforceSchema, required=True)
-
-
-class TeamMemberSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    role = fields.String(required=True, validate=validate.OneOf(TEAM_ROLES))
-    sex = fields.String(required=True, validate=validate.OneOf(SEXES))
-    phone = fields.String(load_default=None, allow_none=True)
-    email = fields.Email(load_default=None, allow_none=True)
-    language = fields.String(load_default="id", validate=validate.OneOf(LANGUAGES))
-    consent_to_reminders = fields.Boolean(required=True)
-
-
-class PeriodSchema(Schema):
-    start = fields.Date(required=True)
-    end = fields.Date(required=True)
-
-    @validates_schema
-    def start_before_end(self, data, **kwargs):
-        if data["end"] < data["start"]:
-            raise ValidationError("must not be before start", "end")
-
-
-class SubmissionSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    schema_version = fields.Integer(required=True, strict=True,
-                                    validate=validate.OneOf(SUBMISSION_VERSIONS))
-    module = fields.Integer(required=True, strict=True, validate=validate.OneOf(sorted(MODULES)))
-    enterprise = fields.Nested(EnterpriseSchema, required=True)
-    team = fields.List(fields.Nested(TeamMemberSchema), required=True)
-    preferred_period = fields.Nested(PeriodSchema, required=True)
-
-    @validates_schema
-    def team_has_manager_and_worker(self, data, **kwargs):
-        roles = {member["role"] for member in data.get("team", [])}
-        if not {"manager", "worker"} <= roles:
-            raise ValidationError("needs at least one manager and one worker", "team")
-
-
-class EnrollmentSummarySchema(Schema):
-    """RPC reply: an enrollment as staff and partners see it."""
+class EnrollmentSchema(Schema):
+    """An enrollment as staff and its partner see it."""
 
     enrollment_id = fields.String(attribute="pk")
     partner_id = fields.String()
+    partner_message_id = fields.String()
+    channel = fields.String()
     enterprise_id = fields.String()
+    enterprise_name = fields.Function(lambda e: (e.enterprise or {}).get("name"))
+    province = fields.Function(lambda e: (e.enterprise or {}).get("province"))
     module = fields.Integer()
     status = fields.String()
+    team_size = fields.Function(lambda e: len(e.team or []))
+    preferred_period = fields.Dict()
+    submitted_at = fields.DateTime()
+    history = fields.List(fields.Nested(HistoryEntrySchema))
+
+
+class EnterpriseSchema(Schema):
+    enterprise_id = fields.String(attribute="pk")
+    registration_number = fields.String()
+    name = fields.String()
+    sector = fields.String()
+    province = fields.String()
+    district = fields.String()
+    workforce = fields.Dict()
+    size = fields.String()
+    contact = fields.Dict()
+    registered_at = fields.DateTime()
+    registered_by = fields.String()
+    history = fields.List(fields.Dict())
+
+
+class PartnerSchema(Schema):
+    partner_id = fields.String(attribute="pk")
+    name = fields.String()
+    kind = fields.String()
+    active = fields.Boolean()
+    created_at = fields.DateTime()
+
+
+class RegisterPartnerSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    partner_id = fields.String(required=True, validate=validate.Regexp(
+        domain.PARTNER_CODE, error="must be 2-32 lowercase letters, digits or dashes, starting "
+                                   "with a letter (it is also the partner's RabbitMQ user)"))
+    name = fields.String(required=True, validate=validate.Length(min=2, max=200))
+    kind = fields.String(required=True, validate=validate.OneOf(domain.PARTNER_KINDS))
+
+
+class StatusChangeSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    status = fields.String(required=True, validate=validate.OneOf(domain.STATUSES))
+    reason = fields.String(load_default=None, allow_none=True,
+                           validate=validate.Length(max=1000))
+    actor = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class SubmissionRecordSchema(Schema):
+    """A submission as staff inspect it: what came in and what it was answered."""
+
+    submission_id = fields.String(attribute="pk")
+    partner_id = fields.String()
+    message_id = fields.String(allow_none=True)
+    channel = fields.String()
+    received_at = fields.DateTime()
+    outcome = fields.String()
+    enrollment_id = fields.String(allow_none=True)
+    answer = fields.Dict()
+    body = fields.String(allow_none=True)

@@ -1,94 +1,442 @@
-"""The enrollment service: partner intake and the enterprise registry.
+"""The enrollment service: partner intake, the enterprise registry and the enrollment lifecycle.
 
-Accepts: partner submissions on the inbound queue <ns>.enrollment.intake (JSON, schema
-version 1, the partner's message id as idempotency key, the partner proven by the broker's
-validated user-id).
-Emits: enrollment_accepted.
-Fails with: a dead letter naming each invalid field (answers to partners follow in intake).
+Accepts: partner submissions on <ns>.enrollment.intake (from the exchange
+<ns>.partner.submissions, routing key submission.<partner>, the partner proven by the broker's
+validated user_id) and over HTTP (/partner/v1, per-partner API keys); RPC commands from staff
+and the edge.
+Emits: enrollment_accepted, enrollment_rejected, enrollment_status_changed; an answer for every
+submission on the partner's own queue <ns>.partner.outcomes.<partner>.
+Fails with: a dead letter for a message no partner can be answered for (no or unknown user),
+with the reason in its headers.
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 from marshmallow import ValidationError
+from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
+from nameko.web.handlers import http
 
 from score_common.envelope import ContractViolation
-from score_common.messaging.consumer import IncomingMessage, inbound_consumer
+from score_common.http import bearer_token, json_response, problem, read_body
+from score_common.messaging.consumer import IncomingMessage, TopologyDeclarer, inbound_consumer
 from score_common.messaging.outbox import Outbox
 from score_common.service import ScoreService
-from score_common.store import AlreadyExists, MongoStore
-from score_enrollment import domain
-from score_enrollment.models import Enrollment, Enterprise
-from score_enrollment.schemas import EnrollmentSummarySchema, SubmissionSchema
+from score_common.store import AlreadyExists, MongoStore, utcnow
+from score_enrollment import csv_upload, domain
+from score_enrollment.contract import MAX_SUBMISSION_BYTES
+from score_enrollment.intake import Intake, Receipt, SeatBusy
+from score_enrollment.models import (
+    ApiKey, Enrollment, Enterprise, EnterpriseNameKey, ModuleSeat, Partner, Submission,
+)
+from score_enrollment.schemas import (
+    EnrollmentSchema, EnterpriseSchema, PartnerSchema, RegisterPartnerSchema, StatusChangeSchema,
+    SubmissionRecordSchema,
+)
 from score_enrollment.store import EnrollmentRepository
 
-
-class Rejected(ContractViolation):
-    pass
+PARTNER_API = "/partner/v1"
 
 
-def parse_submission(message: IncomingMessage) -> tuple[str, str, dict]:
-    partner_id = message.user_id
-    if not partner_id:
-        raise Rejected("submission refused", {"user_id": [
-            "missing: publish with the user_id property set to your RabbitMQ user"]})
-    if not message.message_id:
-        raise Rejected("submission refused", {"message_id": [
-            "missing: every submission needs a unique message_id (the idempotency key)"]})
-    try:
-        body = json.loads(message.body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Rejected("submission refused", {"_body": [f"not JSON: {exc}"]}) from None
-    try:
-        return partner_id, message.message_id, SubmissionSchema().load(body)
-    except ValidationError as exc:
-        raise Rejected("submission refused", exc.messages) from None
+class UnattributableSubmission(ContractViolation):
+    """No partner can be answered for this message: it goes to the dead-letter queue."""
+
+
+class PartnerAnswers(DependencyProvider):
+    """Publishes answers to partners' own outcome queues (declared on first use)."""
+
+    declarer = TopologyDeclarer()
+
+    def setup(self):
+        self._declared = set()
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def send(self, partner_id: str, answer: dict) -> None:
+        declared = self.declarer.ensure()
+        topology = declared.topology
+        if partner_id not in self._declared:
+            from kombu import Connection
+
+            with Connection(self.container.config["AMQP_URI"]) as connection:
+                topology.partner_outcome_queue(partner_id)(connection.channel()).declare()
+            self._declared.add(partner_id)
+        declared.publisher.publish_raw(
+            json.dumps(answer).encode(), exchange=topology.outcomes_exchange.name,
+            routing_key=partner_id,
+            properties={"content_type": "application/json", "type": "submission_outcome",
+                        "correlation_id": answer.get("message_id"),
+                        "message_id": f"outcome-{answer.get('message_id')}"},
+            headers={"x-score-outcome": answer["outcome"]})
+
+
+def submission_routing_partner(routing_key: str) -> str | None:
+    prefix, _, partner = routing_key.partition(".")
+    return partner if prefix == "submission" and partner else None
 
 
 class EnrollmentService(ScoreService):
     name = "enrollment"
-    store: EnrollmentRepository = MongoStore(EnrollmentRepository, documents=[Enterprise, Enrollment])
-    outbox = Outbox(Enrollment)
+    store: EnrollmentRepository = MongoStore(EnrollmentRepository, documents=[
+        Partner, ApiKey, Enterprise, EnterpriseNameKey, ModuleSeat, Enrollment, Submission])
+    outbox = Outbox(Enrollment, Submission)
+    answers = PartnerAnswers()
 
+    def _intake(self) -> Intake:
+        return Intake(self.store, self.outbox)
+
+    # -- AMQP intake ----------------------------------------------------------------------------
     @inbound_consumer("intake")
     def handle_submission(self, message: IncomingMessage):
-        partner_id, message_id, submission = parse_submission(message)
-        enrollment_id = domain.enrollment_id(partner_id, message_id)
-        existing = self.store.get_enrollment(enrollment_id)
-        if existing is not None:
-            # A resubmission: same answer, no second enrollment. Its event, if still pending,
-            # goes out with this publish or the sweeper.
-            self.outbox.publish(existing)
-            return enrollment_id
-        company = submission["enterprise"]
-        enterprise = self.store.register_enterprise(
-            domain.enterprise_id(company["registration_number"]), company)
-        team = domain.team_with_ids(enrollment_id, submission["team"])
-        enrollment = self.store.new_enrollment(
-            id=enrollment_id, partner_id=partner_id, partner_message_id=message_id,
-            enterprise_id=enterprise.pk, module=submission["module"], team=team,
-            preferred_period={k: v.isoformat() for k, v in submission["preferred_period"].items()},
-            status="accepted")
-        self.outbox.record(enrollment, "enrollment_accepted", {
-            "enrollment_id": enrollment_id,
-            "partner_id": partner_id,
-            "module": submission["module"],
-            "enterprise": {"enterprise_id": enterprise.pk, **company},
-            "team": team,
-            "preferred_period": submission["preferred_period"],
-        })
-        try:
-            self.store.insert(enrollment)
-        except AlreadyExists:
-            return enrollment_id  # a concurrent delivery of the same submission won
-        self.outbox.publish(enrollment)
-        return enrollment_id
+        partner_id, transport_errors = self._identify(message)
+        receipt = Receipt(
+            partner_id=partner_id, message_id=message.message_id, channel="amqp",
+            body=message.body, content_type=message.properties.get("content_type"),
+            transport_errors=transport_errors,
+            correlation_id=message.properties.get("correlation_id") or message.message_id)
+        answer = self._intake().submit(receipt)
+        self.answers.send(partner_id, answer.body)
+        return answer.body["outcome"]
 
+    def _identify(self, message: IncomingMessage) -> tuple[str, dict]:
+        """The partner the broker vouches for, and transport errors to answer it with."""
+        routed = submission_routing_partner(message.routing_key)
+        user = message.user_id
+        if user:
+            partner = self.store.get_partner(user)
+            if partner is None or not partner.active:
+                raise UnattributableSubmission(
+                    f"user {user!r} is not an active partner", {"user_id": [
+                        f"{user!r} is not a registered, active partner"]})
+            if routed != user:
+                return user, {"_routing_key": [
+                    f"must be submission.{user} (your partner code), got "
+                    f"{message.routing_key!r}"]}
+            return user, {}
+        # No user_id: the routing key is proven only by the partner's topic permission, so the
+        # partner it names is answered, and told to set user_id.
+        partner = self.store.get_partner(routed) if routed else None
+        if partner is None or not partner.active:
+            raise UnattributableSubmission(
+                "submission without user_id from no known partner", {"user_id": [
+                    "missing: publish with the user_id property set to your RabbitMQ user"]})
+        return partner.pk, {"user_id": [
+            "missing: publish with the user_id property set to your RabbitMQ user; the broker "
+            "checks it, and it proves who submitted"]}
+
+    # -- HTTP for partners -----------------------------------------------------------------------
+    def _partner_from_key(self, request) -> Partner | None:
+        token = bearer_token(request)
+        key_id = domain.parse_api_key(token) if token else None
+        key = self.store.get_api_key(key_id) if key_id else None
+        if key is None or key.revoked_at is not None or not domain.key_matches(token, key.digest):
+            return None
+        partner = self.store.get_partner(key.partner_id)
+        return partner if partner is not None and partner.active else None
+
+    def _unauthorised(self):
+        return problem(401, "unauthorised", "Unauthorised",
+                       "send your API key as 'Authorization: Bearer <key>'",
+                       headers={"WWW-Authenticate": 'Bearer realm="score-partner"'})
+
+    @http("POST", PARTNER_API + "/submissions")
+    def http_submit(self, request):
+        partner = self._partner_from_key(request)
+        if partner is None:
+            return self._unauthorised()
+        body = read_body(request, MAX_SUBMISSION_BYTES)
+        if body is None:
+            return problem(413, "too-large", "Submission too large",
+                           f"the limit is {MAX_SUBMISSION_BYTES // 1024} KiB")
+        message_id = request.headers.get("Idempotency-Key")
+        try:
+            answer = self._intake().submit(Receipt(
+                partner_id=partner.pk, message_id=message_id, channel="http", body=body,
+                content_type=request.headers.get("Content-Type"), correlation_id=message_id))
+        except SeatBusy:
+            return problem(409, "busy", "Another submission for this enterprise and module is "
+                           "being handled", "send it again in a few seconds",
+                           headers={"Retry-After": "2"})
+        return self._http_answer(answer)
+
+    def _http_answer(self, answer):
+        headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+        if answer.accepted:
+            headers["Location"] = f"{PARTNER_API}/enrollments/{answer.body['enrollment_id']}"
+            return json_response(200 if answer.replayed else 201, answer.body, headers)
+        body = answer.body
+        return problem(422, "invalid-submission", "The submission was rejected",
+                       "; ".join(f"{path}: {' '.join(reasons)}"
+                                 for path, reasons in body["errors"].items()),
+                       errors=body["errors"], headers=headers, outcome=body)
+
+    @http("POST", PARTNER_API + "/submissions/csv")
+    def http_submit_csv(self, request):
+        partner = self._partner_from_key(request)
+        if partner is None:
+            return self._unauthorised()
+        media_type = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if media_type not in ("text/csv", "application/csv"):
+            return problem(415, "unsupported-media-type", "Send CSV",
+                           f"Content-Type must be text/csv, got {media_type or 'none'}")
+        data = read_body(request, csv_upload.MAX_CSV_BYTES)
+        if data is None:
+            return problem(413, "too-large", "File too large",
+                           f"the limit is {csv_upload.MAX_CSV_BYTES // (1024 * 1024)} MiB")
+        try:
+            groups = csv_upload.parse(data)
+        except csv_upload.CsvRefused as exc:
+            return problem(422, "invalid-csv", "The file cannot be read", str(exc),
+                           errors={"_file": [str(exc)]})
+        intake = self._intake()
+        rows = []
+        for group in groups:
+            try:
+                answer = intake.submit(Receipt(
+                    partner_id=partner.pk, message_id=group["message_id"], channel="csv",
+                    body=csv_upload.document_bytes(group), correlation_id=group["message_id"]))
+            except SeatBusy:
+                rows.extend({"line": line, "message_id": group["message_id"],
+                             "outcome": "retry", "enrollment_id": None, "replayed": False,
+                             "errors": {"_row": ["another submission for this enterprise and "
+                                                 "module was being handled; upload again"]},
+                             "warnings": []} for line in group["rows"])
+                continue
+            by_line = csv_upload.errors_by_line(group, answer.body["errors"])
+            for line, conflicts in group["conflicts"].items():
+                for column, reasons in conflicts.items():
+                    by_line.setdefault(line, {}).setdefault(column, []).extend(reasons)
+            for line in group["rows"]:
+                rows.append({"line": line, "message_id": group["message_id"],
+                             "outcome": answer.body["outcome"],
+                             "enrollment_id": answer.body["enrollment_id"],
+                             "replayed": answer.replayed,
+                             "errors": by_line.get(line, {}),
+                             "warnings": answer.body["warnings"] if line == group["rows"][0]
+                             else []})
+        rows.sort(key=lambda row: row["line"])
+        summary = {"submissions": len(groups),
+                   "accepted": len({r["message_id"] for r in rows if r["outcome"] == "accepted"}),
+                   "rejected": len({r["message_id"] for r in rows if r["outcome"] == "rejected"}),
+                   "rows": rows}
+        if "text/csv" in (request.headers.get("Accept") or ""):
+            return 200, {"Content-Type": "text/csv; charset=utf-8"}, _rows_as_csv(rows)
+        return json_response(200, summary)
+
+    @http("GET", PARTNER_API + "/submissions/<path:message_id>")
+    def http_get_submission(self, request, message_id):
+        partner = self._partner_from_key(request)
+        if partner is None:
+            return self._unauthorised()
+        submission = self.store.get_submission(partner.pk, message_id)
+        if submission is None:
+            return problem(404, "not-found", "No such submission",
+                           f"you have sent no submission with message id {message_id!r}")
+        return json_response(200, submission.answer)
+
+    @http("GET", PARTNER_API + "/enrollments")
+    def http_list_enrollments(self, request):
+        partner = self._partner_from_key(request)
+        if partner is None:
+            return self._unauthorised()
+        args = request.args
+        errors = {}
+        status = args.get("status")
+        if status is not None and status not in domain.STATUSES:
+            errors["status"] = [f"must be one of {', '.join(domain.STATUSES)}"]
+        module = _int_arg(args, "module", 1, 5, errors)
+        limit = _int_arg(args, "limit", 1, 500, errors, default=50)
+        offset = _int_arg(args, "offset", 0, 10**9, errors, default=0)
+        if errors:
+            return problem(400, "invalid-query", "Invalid query parameters", errors=errors)
+        page, total = self.store.list_enrollments(partner_id=partner.pk, status=status,
+                                                  module=module, limit=limit, offset=offset)
+        return json_response(200, {"total": total, "limit": limit, "offset": offset,
+                                   "items": EnrollmentSchema(many=True).dump(page)})
+
+    @http("GET", PARTNER_API + "/enrollments/<enrollment_id>")
+    def http_get_enrollment(self, request, enrollment_id):
+        partner = self._partner_from_key(request)
+        if partner is None:
+            return self._unauthorised()
+        enrollment = self.store.get_enrollment(enrollment_id)
+        # Another partner's enrollment is answered exactly like a missing one.
+        if enrollment is None or enrollment.partner_id != partner.pk:
+            return problem(404, "not-found", "No such enrollment",
+                           f"you have no enrollment {enrollment_id}")
+        return json_response(200, EnrollmentSchema().dump(enrollment))
+
+    @http("POST", PARTNER_API + "/enrollments/<enrollment_id>/withdrawal")
+    def http_withdraw(self, request, enrollment_id):
+        partner = self._partner_from_key(request)
+        if partner is None:
+            return self._unauthorised()
+        enrollment = self.store.get_enrollment(enrollment_id)
+        if enrollment is None or enrollment.partner_id != partner.pk:
+            return problem(404, "not-found", "No such enrollment",
+                           f"you have no enrollment {enrollment_id}")
+        try:
+            body = json.loads(read_body(request, 16 * 1024) or b"{}")
+            reason = body.get("reason") if isinstance(body, dict) else None
+        except ValueError:
+            reason = None
+        if not isinstance(reason, str) or not reason.strip():
+            return problem(422, "invalid-withdrawal", "A withdrawal needs a reason",
+                           errors={"reason": ["required: why the enterprise withdraws"]})
+        try:
+            result = self._change_status(enrollment_id, "withdrawn", reason.strip(),
+                                         f"partner:{partner.pk}")
+        except domain.InvalidTransition as exc:
+            return problem(409, "invalid-transition", "The enrollment cannot be withdrawn",
+                           str(exc), errors={"status": [str(exc)]})
+        return json_response(200, result)
+
+    # -- RPC for staff and the edge ---------------------------------------------------------------
     @rpc
     def get_enrollment(self, enrollment_id: str) -> dict | None:
         enrollment = self.store.get_enrollment(enrollment_id)
-        return EnrollmentSummarySchema().dump(enrollment) if enrollment else None
+        return EnrollmentSchema().dump(enrollment) if enrollment else None
+
+    @rpc
+    def list_enrollments(self, partner_id=None, status=None, module=None, enterprise_id=None,
+                         limit=50, offset=0) -> dict:
+        page, total = self.store.list_enrollments(
+            partner_id=partner_id, status=status, module=module, enterprise_id=enterprise_id,
+            limit=limit, offset=offset)
+        return {"total": total, "limit": limit, "offset": offset,
+                "items": EnrollmentSchema(many=True).dump(page)}
+
+    @rpc
+    def change_status(self, enrollment_id: str, status: str, reason: str | None = None,
+                      actor: str = "staff") -> dict:
+        command = StatusChangeSchema().load({"status": status, "reason": reason, "actor": actor})
+        return self._change_status(enrollment_id, command["status"], command["reason"],
+                                   command["actor"])
+
+    def _change_status(self, enrollment_id, status, reason, actor) -> dict:
+        enrollment, changed = self.store.change_status(
+            enrollment_id, status, reason=reason, actor=actor,
+            record=lambda doc, payload: self.outbox.record(doc, "enrollment_status_changed",
+                                                           payload))
+        if changed:
+            self.outbox.publish(enrollment)
+        return {**EnrollmentSchema().dump(enrollment), "changed": changed}
+
+    @rpc
+    def get_enterprise(self, enterprise_id: str) -> dict | None:
+        enterprise = self.store.get_enterprise(enterprise_id)
+        if enterprise is None:
+            return None
+        enrollments, _ = self.store.list_enrollments(enterprise_id=enterprise_id, limit=500)
+        return {**EnterpriseSchema().dump(enterprise),
+                "enrollments": EnrollmentSchema(many=True, only=(
+                    "enrollment_id", "partner_id", "module", "status", "submitted_at")
+                ).dump(enrollments)}
+
+    @rpc
+    def submit(self, partner_id: str, message_id: str, document: dict,
+               channel: str = "http") -> dict:
+        """For the edge: a partner's submission it has authenticated."""
+        answer = self._intake().submit(Receipt(
+            partner_id=partner_id, message_id=message_id, channel=channel,
+            body=json.dumps(document).encode(), correlation_id=message_id))
+        return {**answer.body, "replayed": answer.replayed}
+
+    @rpc
+    def get_submission(self, partner_id: str, message_id: str) -> dict | None:
+        submission = self.store.get_submission(partner_id, message_id)
+        return SubmissionRecordSchema().dump(submission) if submission else None
+
+    @rpc
+    def list_submissions(self, partner_id=None, outcome=None, limit=50, offset=0) -> dict:
+        page, total = self.store.list_submissions(partner_id=partner_id, outcome=outcome,
+                                                  limit=limit, offset=offset)
+        return {"total": total, "items": SubmissionRecordSchema(many=True).dump(page)}
+
+    @rpc
+    def register_partner(self, partner_id: str, name: str, kind: str) -> dict:
+        """Register (or update the name and kind of) a partner; idempotent."""
+        data = RegisterPartnerSchema().load({"partner_id": partner_id, "name": name,
+                                             "kind": kind})
+        try:
+            partner = self.store.insert(Partner(id=data["partner_id"], name=data["name"],
+                                                kind=data["kind"], created_at=utcnow()))
+        except AlreadyExists:
+            def change(existing):
+                if (existing.name, existing.kind, existing.active) == (data["name"],
+                                                                       data["kind"], True):
+                    return False
+                existing.name, existing.kind, existing.active = data["name"], data["kind"], True
+            partner = self.store.update(Partner, data["partner_id"], change)
+        return PartnerSchema().dump(partner)
+
+    @rpc
+    def deactivate_partner(self, partner_id: str) -> dict:
+        def change(partner):
+            if not partner.active:
+                return False
+            partner.active = False
+        return PartnerSchema().dump(self.store.update(Partner, partner_id, change))
+
+    @rpc
+    def list_partners(self) -> list[dict]:
+        return PartnerSchema(many=True).dump(self.store.partners())
+
+    @rpc
+    def issue_api_key(self, partner_id: str, label: str | None = None) -> dict:
+        """A new API key for the partner; the key itself is returned once and never stored."""
+        if self.store.get_partner(partner_id) is None:
+            raise ValidationError({"partner_id": [f"no partner {partner_id!r}"]})
+        key_id, key = domain.new_api_key()
+        ApiKey(id=key_id, partner_id=partner_id, digest=domain.api_key_digest(key), label=label,
+               created_at=utcnow()).save(force_insert=True)
+        return {"partner_id": partner_id, "key_id": key_id, "api_key": key}
+
+    @rpc
+    def revoke_api_key(self, key_id: str) -> bool:
+        return ApiKey.objects(pk=key_id, revoked_at=None).update(set__revoked_at=utcnow()) > 0
+
+    @rpc
+    def authenticate(self, api_key: str) -> str | None:
+        """The partner an API key belongs to, for the edge; None if it is not a live key."""
+        key_id = domain.parse_api_key(api_key or "")
+        key = self.store.get_api_key(key_id) if key_id else None
+        if key is None or key.revoked_at is not None or not domain.key_matches(api_key,
+                                                                               key.digest):
+            return None
+        partner = self.store.get_partner(key.partner_id)
+        return partner.pk if partner is not None and partner.active else None
+
+
+def _int_arg(args, name, minimum, maximum, errors, default=None):
+    raw = args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        errors[name] = ["must be a whole number"]
+        return default
+    if not minimum <= value <= maximum:
+        errors[name] = [f"must be between {minimum} and {maximum}"]
+        return default
+    return value
+
+
+def _rows_as_csv(rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["line", "message_id", "outcome", "enrollment_id", "errors", "warnings"])
+    for row in rows:
+        writer.writerow([row["line"], row["message_id"], row["outcome"], row["enrollment_id"] or "",
+                         "; ".join(f"{column}: {' '.join(reasons)}"
+                                   for column, reasons in row["errors"].items()),
+                         "; ".join(w["message"] for w in row["warnings"])])
+    return out.getvalue()
 
 
 SERVICE = EnrollmentService

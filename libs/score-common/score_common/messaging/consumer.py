@@ -37,6 +37,11 @@ from score_common.store import Inbox, find_store
 log = logging.getLogger(__name__)
 
 ATTEMPTS_HEADER = "x-score-attempts"
+# RabbitMQ refuses a publish whose user_id is not the publisher's own, so a retried or
+# dead-lettered message carries the original, broker-validated user id in this header. It is
+# believed only on messages that came back through the default exchange (retry queues), where
+# only the platform's own users may publish.
+VALIDATED_USER_HEADER = "x-score-validated-user-id"
 MAX_ERROR_TEXT = 2000
 MAX_TRACEBACK_TEXT = 8000
 
@@ -121,6 +126,9 @@ def _describe(message) -> IncomingMessage:
     props = dict(message.properties)
     headers = dict(props.pop("application_headers", None) or message.headers or {})
     info = message.delivery_info or {}
+    if info.get("exchange", "") == "" and not props.get("user_id") \
+            and headers.get(VALIDATED_USER_HEADER):
+        props["user_id"] = headers[VALIDATED_USER_HEADER]
     return IncomingMessage(
         body=message.body if isinstance(message.body, bytes) else message.body.encode(),
         properties={k: v for k, v in props.items() if k != "delivery_info"},
@@ -201,6 +209,10 @@ class ReliableConsumer(Entrypoint, HeaderDecoder):
         attempts = incoming.attempts + 1
         delays = self.topology.retry_delays
         permanent = isinstance(exc, PermanentMessageError)
+        properties = dict(incoming.properties)
+        carried = {}
+        if properties.get("user_id"):
+            carried[VALIDATED_USER_HEADER] = properties.pop("user_id")
         try:
             if not permanent and attempts <= len(delays):
                 delay = delays[attempts - 1]
@@ -209,8 +221,8 @@ class ReliableConsumer(Entrypoint, HeaderDecoder):
                 self.publisher.publish_raw(
                     incoming.body, exchange="",
                     routing_key=self.topology.retry_queue_name(self.queue.name, delay),
-                    properties=incoming.properties,
-                    headers={**incoming.headers, ATTEMPTS_HEADER: attempts,
+                    properties=properties,
+                    headers={**incoming.headers, **carried, ATTEMPTS_HEADER: attempts,
                              "x-score-last-error": _clip(f"{type(exc).__name__}: {exc}",
                                                          MAX_ERROR_TEXT)},
                 )
@@ -220,9 +232,10 @@ class ReliableConsumer(Entrypoint, HeaderDecoder):
                 self.publisher.publish_raw(
                     incoming.body, exchange="",
                     routing_key=self.topology.dead_queue_name(self.queue.name),
-                    properties=incoming.properties,
+                    properties=properties,
                     headers={
                         **incoming.headers,
+                        **carried,
                         ATTEMPTS_HEADER: attempts,
                         "x-score-error": _clip(str(exc), MAX_ERROR_TEXT),
                         "x-score-error-type": type(exc).__name__,

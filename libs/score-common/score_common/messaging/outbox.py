@@ -40,11 +40,11 @@ class OutboxHandle:
         self._context = context_data
 
     def record(self, doc: VersionedDocument, event_type: str, payload: dict, *,
-               event_id: str | None = None) -> dict:
+               event_id: str | None = None, correlation_id: str | None = None) -> dict:
         envelope = registry.build(
             event_type, payload,
             producer=self._provider.producer,
-            correlation_id=self._context.get("correlation_id"),
+            correlation_id=correlation_id or self._context.get("correlation_id"),
             causation_id=self._context.get("causation_id"),
             event_id=event_id,
         )

@@ -46,7 +46,7 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
 )
 
 INBOUND_QUEUES: tuple[InboundQueue, ...] = (
-    InboundQueue("enrollment", "intake", "partner.submissions", ("#",)),
+    InboundQueue("enrollment", "intake", "partner.submissions", ("submission.*",)),
 )
 
 
@@ -74,6 +74,25 @@ class Topology:
 
     def inbound_exchange(self, name: str) -> Exchange:
         return Exchange(f"{self.namespace}.{name}", type="topic", durable=True)
+
+    # -- partners ---------------------------------------------------------------------------
+    # A partner publishes to the submissions exchange with routing key submission.<partner>
+    # (its topic permission allows no other) and reads its answers from its own queue.
+    @property
+    def submissions_exchange_name(self) -> str:
+        return f"{self.namespace}.partner.submissions"
+
+    @property
+    def outcomes_exchange(self) -> Exchange:
+        return Exchange(f"{self.namespace}.partner.outcomes", type="direct", durable=True)
+
+    def partner_outcome_queue_name(self, partner: str) -> str:
+        return f"{self.namespace}.partner.outcomes.{partner}"
+
+    def partner_outcome_queue(self, partner: str) -> Queue:
+        return Queue(self.partner_outcome_queue_name(partner),
+                     bindings=[binding(self.outcomes_exchange, routing_key=partner)],
+                     durable=True, queue_arguments=self._arguments())
 
     # -- queues ----------------------------------------------------------------------------
     def _arguments(self, **extra) -> dict:
@@ -161,6 +180,7 @@ class Topology:
         channel = connection.channel()
         try:
             self.events_exchange(channel).declare()
+            self.outcomes_exchange(channel).declare()
             for inbound in INBOUND_QUEUES:
                 self.inbound_exchange(inbound.exchange)(channel).declare()
             for queue in self.all_queues():
