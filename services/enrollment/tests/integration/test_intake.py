@@ -334,3 +334,34 @@ def test_a_csv_upload_is_answered_per_row(platform):
     assert again.status_code == 200 and again.headers["Content-Type"].startswith("text/csv")
     assert "member_phone: must be a mobile number" in again.text
     assert bedo.http("GET", "/enrollments").json()["total"] == 1
+
+
+def test_a_submission_without_user_id_or_message_id_is_still_answered(platform):
+    bedo = platform.partner()
+    connection, channel = bedo.connect()
+    body = json.dumps(valid_submission(nib())).encode()
+    try:
+        channel.basic_publish(platform.topology.submissions_exchange_name,
+                              f"submission.{bedo.code}", body,
+                              pika.BasicProperties(message_id="no-user",
+                                                   content_type="application/json"))
+        channel.basic_publish(platform.topology.submissions_exchange_name,
+                              f"submission.{bedo.code}", body,
+                              pika.BasicProperties(user_id=bedo.code,
+                                                   content_type="application/json"))
+        answers = []
+        queue = platform.topology.partner_outcome_queue_name(bedo.code)
+
+        def collect():
+            method, _, raw = channel.basic_get(queue, auto_ack=True)
+            if method is not None:
+                answers.append(json.loads(raw))
+            return len(answers) == 2
+
+        wait_until(collect, what="both answers")
+    finally:
+        connection.close()
+    by_id = {answer["message_id"]: answer for answer in answers}
+    assert "missing" in by_id["no-user"]["errors"]["user_id"][0]
+    assert "message id" in by_id[None]["errors"]["message_id"][0]
+    assert all(answer["outcome"] == "rejected" for answer in answers)
