@@ -245,11 +245,12 @@ class Intake:
                 return  # ours, from an earlier attempt at this same submission
             holder = self.store.get_enrollment(seat.enrollment_id)
             if holder is not None:
-                what = ("has completed" if holder.status == "completed"
-                        else f"is already enrolled in ({holder.status})")
-                raise _Refusal({"module": [
-                    f"{company['name']} (NIB {company['registration_number']}) {what} module "
-                    f"{module} as {holder.pk}; one enrollment per enterprise and module"]})
+                who = f"{company['name']} (NIB {company['registration_number']})"
+                reason = (f"{who} has completed module {module} ({holder.pk})"
+                          if holder.status == "completed" else
+                          f"{who} is already enrolled in module {module} ({holder.pk}, "
+                          f"{holder.status}); one live enrollment per enterprise and module")
+                raise _Refusal({"module": [reason]})
             claimed_at = seat.claimed_at if seat.claimed_at.tzinfo else \
                 seat.claimed_at.replace(tzinfo=utcnow().tzinfo)
             if utcnow() - claimed_at < SEAT_LEASE:
