@@ -129,14 +129,27 @@ class EnrollmentService(ScoreService):
             "checks it, and it proves who submitted"]}
 
     # -- HTTP for partners -----------------------------------------------------------------------
-    def _partner_from_key(self, request) -> Partner | None:
-        token = bearer_token(request)
-        key_id = domain.parse_api_key(token) if token else None
+    def _partner_for_key(self, api_key: str | None) -> Partner | None:
+        """The active partner a live API key belongs to, else None."""
+        key_id = domain.parse_api_key(api_key) if api_key else None
         key = self.store.get_api_key(key_id) if key_id else None
-        if key is None or key.revoked_at is not None or not domain.key_matches(token, key.digest):
+        if key is None or key.revoked_at is not None or not domain.key_matches(api_key,
+                                                                               key.digest):
             return None
         partner = self.store.get_partner(key.partner_id)
         return partner if partner is not None and partner.active else None
+
+    def _partner_from_key(self, request) -> Partner | None:
+        return self._partner_for_key(bearer_token(request))
+
+    def _own_enrollment(self, partner: Partner, enrollment_id: str):
+        """(the partner's enrollment, None) or (None, a 404): another partner's enrollment is
+        answered exactly like a missing one."""
+        enrollment = self.store.get_enrollment(enrollment_id)
+        if enrollment is None or enrollment.partner_id != partner.pk:
+            return None, problem(404, "not-found", "No such enrollment",
+                                 f"you have no enrollment {enrollment_id}")
+        return enrollment, None
 
     def _unauthorised(self):
         return problem(401, "unauthorised", "Unauthorised",
@@ -263,22 +276,17 @@ class EnrollmentService(ScoreService):
         partner = self._partner_from_key(request)
         if partner is None:
             return self._unauthorised()
-        enrollment = self.store.get_enrollment(enrollment_id)
-        # Another partner's enrollment is answered exactly like a missing one.
-        if enrollment is None or enrollment.partner_id != partner.pk:
-            return problem(404, "not-found", "No such enrollment",
-                           f"you have no enrollment {enrollment_id}")
-        return json_response(200, EnrollmentSchema().dump(enrollment))
+        enrollment, not_found = self._own_enrollment(partner, enrollment_id)
+        return not_found or json_response(200, EnrollmentSchema().dump(enrollment))
 
     @http("POST", PARTNER_API + "/enrollments/<enrollment_id>/withdrawal")
     def http_withdraw(self, request, enrollment_id):
         partner = self._partner_from_key(request)
         if partner is None:
             return self._unauthorised()
-        enrollment = self.store.get_enrollment(enrollment_id)
-        if enrollment is None or enrollment.partner_id != partner.pk:
-            return problem(404, "not-found", "No such enrollment",
-                           f"you have no enrollment {enrollment_id}")
+        _, not_found = self._own_enrollment(partner, enrollment_id)
+        if not_found:
+            return not_found
         try:
             body = json.loads(read_body(request, 16 * 1024) or b"{}")
             reason = body.get("reason") if isinstance(body, dict) else None
@@ -403,13 +411,8 @@ class EnrollmentService(ScoreService):
     @rpc
     def authenticate(self, api_key: str) -> str | None:
         """The partner an API key belongs to, for the edge; None if it is not a live key."""
-        key_id = domain.parse_api_key(api_key or "")
-        key = self.store.get_api_key(key_id) if key_id else None
-        if key is None or key.revoked_at is not None or not domain.key_matches(api_key,
-                                                                               key.digest):
-            return None
-        partner = self.store.get_partner(key.partner_id)
-        return partner.pk if partner is not None and partner.active else None
+        partner = self._partner_for_key(api_key)
+        return partner.pk if partner is not None else None
 
 
 def _int_arg(args, name, minimum, maximum, errors, default=None):

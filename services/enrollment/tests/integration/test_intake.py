@@ -365,3 +365,14 @@ def test_a_submission_without_user_id_or_message_id_is_still_answered(platform):
     assert "missing" in by_id["no-user"]["errors"]["user_id"][0]
     assert "message id" in by_id[None]["errors"]["message_id"][0]
     assert all(answer["outcome"] == "rejected" for answer in answers)
+
+
+def test_a_revoked_api_key_no_longer_names_its_partner(platform):
+    bedo = platform.partner()
+    with rpc(platform.config) as cluster:
+        assert cluster.enrollment.authenticate(bedo.api_key) == bedo.code
+        assert cluster.enrollment.authenticate(bedo.api_key + "x") is None
+        key_id = bedo.api_key.split("_")[1]
+        assert cluster.enrollment.revoke_api_key(key_id) is True
+        assert cluster.enrollment.authenticate(bedo.api_key) is None
+    assert bedo.http("GET", "/enrollments").status_code == 401
