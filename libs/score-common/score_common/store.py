@@ -34,7 +34,8 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _aware(value: datetime) -> datetime:
+def as_utc(value: datetime) -> datetime:
+    """A stored time as an aware UTC datetime (naive ones were written as UTC)."""
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
@@ -113,7 +114,7 @@ class Inbox:
             return self.claim(consumer, event_id)
         if existing["status"] == "done":
             return self.DONE, None
-        if now - _aware(existing["claimed_at"]) < INBOX_LEASE:
+        if now - as_utc(existing["claimed_at"]) < INBOX_LEASE:
             return self.BUSY, None
         self.collection.update_one({"_id": key, "token": existing["token"]},
                                    {"$set": {"token": token, "claimed_at": now}})
@@ -189,7 +190,7 @@ class Repository:
                 claim = self._claims.find_one({"_id": claim_id})
                 # A claim older than its lease whose version never landed belongs to a writer
                 # that died between claim and write: step over it to the next version.
-                stale = claim is not None and now - _aware(claim["at"]) > CLAIM_LEASE
+                stale = claim is not None and now - as_utc(claim["at"]) > CLAIM_LEASE
                 if not stale or type(doc).objects(pk=doc.pk, version=current).count() == 0:
                     raise ConcurrencyConflict(f"{claim_id} was claimed by another writer") from None
         else:

@@ -18,18 +18,20 @@ from datetime import date, datetime, timedelta
 
 from mongoengine import NotUniqueError
 
-from score_common.store import AlreadyExists, utcnow
+from score_common.store import AlreadyExists, as_utc, utcnow
 from score_enrollment import domain
 from score_enrollment.contract import (
     CONTENT_TYPE, MAX_SUBMISSION_BYTES, SCHEMA_VERSIONS, validate_submission,
 )
-from score_enrollment.models import Enrollment, Enterprise, EnterpriseNameKey, ModuleSeat, Submission
+from score_enrollment.models import (
+    Enrollment, Enterprise, EnterpriseNameKey, ModuleSeat, Submission,
+)
+from score_enrollment.store import changed_details
 
 MAX_KEPT_BODY = 64 * 1024
 MAX_MESSAGE_ID = 200
 # A seat claimed by a submission that never finished (its worker died) is free after this.
 SEAT_LEASE = timedelta(seconds=60)
-ENTERPRISE_DETAILS = ("name", "sector", "province", "district", "workforce", "contact")
 
 
 class SeatBusy(Exception):
@@ -251,9 +253,7 @@ class Intake:
                           f"{who} is already enrolled in module {module} ({holder.pk}, "
                           f"{holder.status}); one live enrollment per enterprise and module")
                 raise _Refusal({"module": [reason]})
-            claimed_at = seat.claimed_at if seat.claimed_at.tzinfo else \
-                seat.claimed_at.replace(tzinfo=utcnow().tzinfo)
-            if utcnow() - claimed_at < SEAT_LEASE:
+            if utcnow() - as_utc(seat.claimed_at) < SEAT_LEASE:
                 raise SeatBusy(f"{seat_id} is being claimed by {seat.enrollment_id}")
             ModuleSeat.objects(pk=seat_id, enrollment_id=seat.enrollment_id).delete()
         raise SeatBusy(f"{seat_id} keeps changing hands")
@@ -269,8 +269,7 @@ class Intake:
                     **company))
             except AlreadyExists:
                 enterprise = Enterprise.objects.get(pk=enterprise_id)
-        changed = {name: getattr(enterprise, name) for name in ENTERPRISE_DETAILS
-                   if getattr(enterprise, name) != company[name]}
+        changed = changed_details(enterprise, company)
         if changed:
             enterprise = self.store.update_enterprise_details(
                 enterprise_id, company, receipt.partner_id, receipt.message_id)

@@ -103,8 +103,9 @@ def main(argv=None) -> int:
             return 0 if revoked else 1
         elif args.command == "list":
             for partner in cluster.enrollment.list_partners():
-                print(f"{partner['partner_id']:<24} {'active' if partner['active'] else 'inactive':<9}"
-                      f" {partner['kind']:<22} {partner['name']}")
+                state = "active" if partner["active"] else "inactive"
+                print(f"{partner['partner_id']:<24} {state:<9} {partner['kind']:<22} "
+                      f"{partner['name']}")
         elif args.command == "deactivate":
             print(json.dumps(cluster.enrollment.deactivate_partner(args.partner), indent=2))
     return 0

@@ -9,6 +9,14 @@ from score_enrollment.models import (
 )
 
 LIST_LIMIT = 500
+# What a partner may correct by submitting again; the size class follows the workforce.
+ENTERPRISE_DETAILS = ("name", "sector", "province", "district", "workforce", "contact")
+
+
+def changed_details(enterprise: Enterprise, details: dict) -> dict:
+    """{detail: the registry's current value} for each detail the submission changes."""
+    return {name: getattr(enterprise, name) for name in ENTERPRISE_DETAILS
+            if getattr(enterprise, name) != details[name]}
 
 
 class EnrollmentRepository(Repository):
@@ -65,8 +73,7 @@ class EnrollmentRepository(Repository):
     def update_enterprise_details(self, enterprise_id: str, details: dict, partner_id: str,
                                   message_id: str) -> Enterprise:
         def change(enterprise: Enterprise):
-            earlier = {name: getattr(enterprise, name) for name in details
-                       if name in Enterprise._fields and getattr(enterprise, name) != details[name]}
+            earlier = changed_details(enterprise, details)
             if not earlier:
                 return False
             enterprise.history.append({"at": utcnow(), "by": partner_id,

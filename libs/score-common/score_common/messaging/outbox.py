@@ -4,8 +4,8 @@ A handler records an event on the document it changes (`outbox.record`), saves t
 (one write: the change and the event together), then asks for it to be published
 (`outbox.publish`). The repository writes a pointer per event just before the save, and the
 publish removes it; if the process dies between the save and the publish, the sweeper finds
-the pointer and publishes the document's pending outbox. An event may therefore be published twice
-(crash after the broker's confirm, before the prune); consumers' inboxes make that harmless.
+the pointer and publishes the document's pending outbox. An event may therefore be published
+twice (crash after the broker's confirm, before the prune); consumers' inboxes make that harmless.
 """
 from __future__ import annotations
 
@@ -13,14 +13,13 @@ import logging
 from datetime import timedelta
 
 import eventlet
+from mongoengine.connection import get_db
 from nameko.extensions import DependencyProvider
 
 from score_common.contracts import registry
 from score_common.messaging.consumer import TopologyDeclarer
-from mongoengine.connection import get_db
-
 from score_common.store import (
-    OUTBOX_POINTERS, ConcurrencyConflict, VersionedDocument, _aware, find_store, utcnow,
+    OUTBOX_POINTERS, ConcurrencyConflict, VersionedDocument, as_utc, find_store, utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -125,19 +124,21 @@ class Outbox(DependencyProvider):
         now = utcnow()
         classes = {doc_cls._get_collection_name(): doc_cls for doc_cls in self.documents}
         pointers = self._pointers()
-        due = list(pointers.find({"since": {"$lt": now - SWEEP_GRACE}}).limit(SWEEP_BATCH))
-        for target in {(p["collection"], p["doc_id"]) for p in due}:
-            doc_cls = classes.get(target[0])
+        due = pointers.find({"since": {"$lt": now - SWEEP_GRACE}}).limit(SWEEP_BATCH)
+        by_document: dict[tuple[str, str], list[dict]] = {}
+        for pointer in due:
+            by_document.setdefault((pointer["collection"], pointer["doc_id"]), []).append(pointer)
+        for (collection, doc_id), its_pointers in by_document.items():
+            doc_cls = classes.get(collection)
             if doc_cls is None:
                 continue
-            published, pending = self._relay(doc_cls, target[1])
+            published, pending = self._relay(doc_cls, doc_id)
             sent += len(published)
-            for pointer in due:
+            for pointer in its_pointers:
                 # Not in the document: published and pruned already, or its write never
                 # landed. Wait out a slow writer before forgetting it.
-                if ((pointer["collection"], pointer["doc_id"]) == target
-                        and pointer["_id"] not in pending
-                        and now - _aware(pointer["since"]) > POINTER_LEASE):
+                expired = now - as_utc(pointer["since"]) > POINTER_LEASE
+                if pointer["_id"] not in pending and expired:
                     pointers.delete_one({"_id": pointer["_id"]})
         return sent
 
