@@ -11,10 +11,9 @@ import eventlet
 
 eventlet.monkey_patch()
 
-import os  # noqa: E402
 import socket  # noqa: E402
 import uuid  # noqa: E402
-from urllib.parse import quote, urlsplit, urlunsplit  # noqa: E402
+from urllib.parse import urlsplit, urlunsplit  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -35,32 +34,20 @@ def servers():
     return ensure_servers(detached=False)
 
 
-def _management(servers):
-    import requests
-
-    url = urlsplit(servers.management_url)
-    base = urlunsplit((url.scheme, url.hostname + (f":{url.port}" if url.port else ""), "", "", ""))
-    session = requests.Session()
-    session.auth = (url.username or "guest", url.password or "guest")
-    return base, session
-
-
 @pytest.fixture(scope="session")
 def amqp_uri(servers):
     """A RabbitMQ virtual host of this test session's own (when we can make one)."""
     if not servers.management_url:
         yield servers.amqp_uri
         return
-    base, session = _management(servers)
+    from score_common.broker_admin import BrokerAdmin
+
+    admin = BrokerAdmin(servers.management_url)
     vhost = f"score-test-{RUN_ID}"
-    user = urlsplit(servers.amqp_uri).username or "guest"
-    session.put(f"{base}/api/vhosts/{quote(vhost, safe='')}", timeout=10).raise_for_status()
-    session.put(f"{base}/api/permissions/{quote(vhost, safe='')}/{user}",
-                json={"configure": ".*", "write": ".*", "read": ".*"},
-                timeout=10).raise_for_status()
     parts = urlsplit(servers.amqp_uri)
-    yield urlunsplit((parts.scheme, parts.netloc, "/" + quote(vhost, safe=""), "", ""))
-    session.delete(f"{base}/api/vhosts/{quote(vhost, safe='')}", timeout=30)
+    path = admin.create_vhost(vhost, parts.username or "guest")
+    yield urlunsplit((parts.scheme, parts.netloc, "/" + path, "", ""))
+    admin.delete_vhost(vhost)
 
 
 @pytest.fixture(scope="session")

@@ -50,6 +50,9 @@ class EnvelopeSchema(Schema):
     payload = fields.Dict(required=True)
 
 
+ENVELOPE_SCHEMA = EnvelopeSchema()
+
+
 @dataclass(frozen=True)
 class Event:
     """A decoded, validated event as a handler receives it."""
@@ -92,6 +95,15 @@ class EventRegistry:
 
     def __init__(self):
         self._contracts: dict[tuple[str, int], Contract] = {}
+        # Making a schema (fields deep-copied, nested schemas built) costs more than loading
+        # a payload with it, and a schema keeps no state between loads: one each serves all.
+        self._schemas: dict[tuple[str, int], Schema] = {}
+
+    def _schema(self, contract: "Contract") -> Schema:
+        key = (contract.event_type, contract.version)
+        if key not in self._schemas:
+            self._schemas[key] = contract.schema()
+        return self._schemas[key]
 
     def register(self, producer: str, event_type: str, version: int, sample: dict):
         def decorator(schema_cls: type[Schema]) -> type[Schema]:
@@ -138,7 +150,7 @@ class EventRegistry:
                 f"{producer!r} may not emit {event_type!r}",
                 {"producer": [f"{event_type} is produced by {contract.producer}"]},
             )
-        schema = contract.schema()
+        schema = self._schema(contract)
         # Producers may hand over Python values (dates) or JSON forms; either way the payload
         # is loaded through the schema (validation) and dumped (the canonical wire form).
         as_json = json.loads(json.dumps(payload, default=_json_default))
@@ -170,7 +182,7 @@ class EventRegistry:
             raise ContractViolation("event body is not a JSON object",
                                     {"_body": [f"got {type(envelope).__name__}"]})
         try:
-            head = EnvelopeSchema().load(envelope)
+            head = ENVELOPE_SCHEMA.load(envelope)
         except ValidationError as exc:
             raise ContractViolation("event envelope is invalid", exc.messages) from None
         contract = self.contract(head["event_type"], head["version"])
@@ -181,7 +193,7 @@ class EventRegistry:
                               f"not {head['producer']}"]},
             )
         try:
-            payload = contract.schema().load(head["payload"])
+            payload = self._schema(contract).load(head["payload"])
         except ValidationError as exc:
             raise ContractViolation(
                 f"payload of {head['event_type']} v{head['version']} is invalid", exc.messages

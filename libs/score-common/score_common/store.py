@@ -50,35 +50,40 @@ class AlreadyExists(Exception):
 class VersionedDocument(mongoengine.Document):
     """A document written only through version claims, with its outbox in the same document.
 
-    ``outbox`` holds envelopes of events recorded with the state change they describe, so the
-    change and the intent to publish are one write. The relay publishes them and prunes them.
+    ``outbox`` holds the envelopes of events recorded with the state changes they describe, so
+    a change and the intent to publish it are one write. An event is pending while its pointer
+    (in ``_outbox_pointers``) exists; the relay publishes it and deletes the pointer, and the
+    next save of the document drops it from the outbox. Publishing never rewrites the document.
     """
 
     meta = {"abstract": True}
 
     version = mongoengine.IntField(default=0, min_value=0)
     outbox = mongoengine.ListField(mongoengine.DictField())
-    outbox_pending = mongoengine.BooleanField(default=False)
-    outbox_since = mongoengine.DateTimeField()
 
     def add_to_outbox(self, envelope: dict) -> None:
-        if not self.outbox_pending:
-            self.outbox_since = utcnow()
         self.outbox.append(envelope)
-        self.outbox_pending = True
         self._unannounced_events = [*self.unannounced_events, envelope["event_id"]]
+        self._unpublished_events = [*self.unpublished_events, envelope]
 
     @property
     def unannounced_events(self) -> list[str]:
         """Events recorded since this document was loaded, with no outbox pointer yet."""
         return getattr(self, "_unannounced_events", None) or []
 
-    def prune_outbox(self, published_ids) -> None:
-        published = set(published_ids)
-        self.outbox = [e for e in self.outbox if e["event_id"] not in published]
-        self.outbox_pending = bool(self.outbox)
-        if not self.outbox:
-            self.outbox_since = None
+    @property
+    def unpublished_events(self) -> list[dict]:
+        """Events recorded since this document was loaded that this process has not relayed."""
+        return getattr(self, "_unpublished_events", None) or []
+
+    def mark_published(self, event_ids) -> None:
+        published = set(event_ids)
+        self._unpublished_events = [e for e in self.unpublished_events
+                                    if e["event_id"] not in published]
+
+    def keep_in_outbox(self, event_ids) -> None:
+        keep = set(event_ids)
+        self.outbox = [e for e in self.outbox if e["event_id"] in keep]
 
 
 class Inbox:
@@ -148,33 +153,70 @@ class Repository:
     def _claims(self):
         return self.db["_version_claims"]
 
-    def _announce_outbox(self, doc: VersionedDocument) -> None:
-        """Point the sweeper at the events this write records, before the write itself.
+    def _announce_outbox(self, docs: list[VersionedDocument]) -> None:
+        """Point the sweeper at the events these writes record, before the writes themselves.
 
-        A pointer whose write never lands finds no event in the document and expires.
+        A pointer whose write never lands finds no event in its document and expires.
         """
-        if not doc.unannounced_events:
-            return
         now = utcnow()
-        collection = doc._get_collection_name()
-        try:
-            self.db[OUTBOX_POINTERS].insert_many(
-                [{"_id": event_id, "collection": collection, "doc_id": doc.pk, "since": now}
-                 for event_id in doc.unannounced_events], ordered=False)
-        except BulkWriteError as exc:
-            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
-                raise
-        doc._unannounced_events = []
+        pointers = [{"_id": event_id, "collection": doc._get_collection_name(),
+                     "doc_id": doc.pk, "since": now}
+                    for doc in docs for event_id in getattr(doc, "unannounced_events", [])]
+        if not pointers:
+            return
+        _duplicate_indexes(lambda: self.db[OUTBOX_POINTERS].insert_many(pointers, ordered=False))
+        for doc in docs:
+            if isinstance(doc, VersionedDocument):
+                doc._unannounced_events = []
+
+    def _prune_published(self, doc: VersionedDocument) -> None:
+        """Drop events already published (their pointers are gone) from a document about to be
+        saved: the outbox holds what is pending, not the document's history."""
+        new = set(doc.unannounced_events)
+        earlier = [e["event_id"] for e in doc.outbox if e["event_id"] not in new]
+        if not earlier:
+            return
+        pending = {p["_id"] for p in self.db[OUTBOX_POINTERS].find(
+            {"_id": {"$in": earlier}}, {"_id": 1})}
+        doc.keep_in_outbox(pending | new)
 
     def insert(self, doc: VersionedDocument) -> VersionedDocument:
         """Create a document; raises AlreadyExists if its id is taken (race-safe)."""
-        doc.version = 1
-        self._announce_outbox(doc)
-        try:
-            doc.save(force_insert=True)
-        except mongoengine.NotUniqueError as exc:
-            raise AlreadyExists(str(exc)) from None
+        if self.insert_many([doc]):
+            raise AlreadyExists(f"{doc._get_collection_name()} {doc.pk} exists")
         return doc
+
+    def insert_many(self, docs: list[mongoengine.Document]) -> set[int]:
+        """Create documents of one collection in one write; returns the indexes of those whose
+        id was taken (each insert is race-safe on its own).
+
+        Versioned documents' outbox pointers are written first, in one write too, and removed
+        again for the documents that turned out to exist: their events were never recorded.
+        """
+        if not docs:
+            return set()
+        rows = []
+        for doc in docs:
+            if isinstance(doc, VersionedDocument):
+                doc.version = 1
+            doc.validate()
+            rows.append(doc.to_mongo())
+        events = {index: getattr(doc, "unannounced_events", []) for index, doc in enumerate(docs)}
+        self._announce_outbox(docs)
+        taken = _duplicate_indexes(lambda: docs[0]._get_collection().insert_many(
+            rows, ordered=False))
+        for index, doc in enumerate(docs):
+            if index not in taken:
+                # as mongoengine's own save leaves a saved document
+                doc._created = False
+                doc._clear_changed_fields()
+        orphaned = [event_id for index in taken for event_id in events[index]]
+        for index in taken:
+            if isinstance(docs[index], VersionedDocument):
+                docs[index].mark_published(events[index])  # never recorded: nothing to relay
+        if orphaned:
+            self.db[OUTBOX_POINTERS].delete_many({"_id": {"$in": orphaned}})
+        return taken
 
     def save(self, doc: VersionedDocument) -> VersionedDocument:
         """Write a loaded document as its next version, or raise ConcurrencyConflict."""
@@ -196,7 +238,8 @@ class Repository:
         else:
             raise ConcurrencyConflict(f"{collection}:{doc.pk} has too many stale claims")
         doc.version = next_version
-        self._announce_outbox(doc)
+        self._prune_published(doc)
+        self._announce_outbox([doc])
         try:
             doc.save(save_condition={"version": current})
         except mongoengine.errors.SaveConditionError:
@@ -224,6 +267,19 @@ class Repository:
 
     def forget_old_claims(self, older_than: timedelta = timedelta(hours=1)) -> int:
         return self._claims.delete_many({"at": {"$lt": utcnow() - older_than}}).deleted_count
+
+
+def _duplicate_indexes(write) -> set[int]:
+    """Run an unordered bulk insert; the indexes it refused as duplicates (other errors
+    raise)."""
+    try:
+        write()
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != 11000 for e in errors):
+            raise
+        return {e["index"] for e in errors}
+    return set()
 
 
 class MongoStore(DependencyProvider):

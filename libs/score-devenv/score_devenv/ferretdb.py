@@ -27,7 +27,33 @@ from score_devenv.paths import cache_dir
 
 MODULE = "github.com/FerretDB/FerretDB"
 VERSION = "v1.24.2"
-PATCH_LEVEL = "score2"
+PATCH_LEVEL = "score3"
+
+IN_PUSHDOWN = """\
+	if idFilter, _ := params.Filter.Get("_id"); whereClause == "" {
+		if cond, ok := idFilter.(*types.Document); ok && cond.Len() == 1 {
+			if values, _ := cond.Get("$in"); values != nil {
+				if list, ok := values.(*types.Array); ok && list.Len() > 0 && list.Len() <= 1000 {
+					placeholders := make([]string, 0, list.Len())
+					inArgs := make([]any, 0, list.Len())
+					for i := 0; i < list.Len(); i++ {
+						item := must.NotFail(list.Get(i))
+						switch item.(type) {
+						case string, types.ObjectID:
+							placeholders = append(placeholders, "?")
+							inArgs = append(inArgs, string(must.NotFail(sjson.MarshalSingleValue(item))))
+						}
+					}
+					if len(placeholders) == list.Len() {
+						whereClause = fmt.Sprintf(` WHERE %s IN (%s)`, metadata.IDColumn,
+							strings.Join(placeholders, ", "))
+						args = inArgs
+					}
+				}
+			}
+		}
+	}
+"""
 
 # (file, text FerretDB ships, text we build)
 PATCHES = (
@@ -42,6 +68,17 @@ PATCHES = (
      "\n\t\tcase string, types.ObjectID:\n\t\t\twhereClause",
      "if params.Filter.Len() >= 1 {\n\t\tv, _ := params.Filter.Get(\"_id\")\n\t\tswitch v.(type) {"
      "\n\t\tcase string, types.ObjectID:\n\t\t\twhereClause"),
+    # `_id: {$in: [...]}` (a batch read, update or delete by ids) scanned the table too; it is
+    # an index search when every listed id is a string or an ObjectID.
+    ("internal/backends/sqlite/collection.go",
+     "\tq += whereClause\n\tq += prepareOrderByClause(params.Sort)",
+     IN_PUSHDOWN + "\tq += whereClause\n\tq += prepareOrderByClause(params.Sort)"),
+    # A multi-statement update (a bulk write) kept every statement's SQLite cursor open until
+    # the last one: with more statements than pooled connections it waited forever.
+    ("internal/handler/msg_update.go",
+     "\t\tresult, err := common.UpdateDocument(ctx, c, \"update\", iter, &u)\n",
+     "\t\tresult, err := common.UpdateDocument(ctx, c, \"update\", iter, &u)\n"
+     "\t\tcloser.Close()\n"),
 )
 
 

@@ -7,6 +7,7 @@ docs/partners.md explains them. Every rejection names each offending field as a 
 """
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, timedelta
 
@@ -288,12 +289,19 @@ def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
+@functools.lru_cache(maxsize=4)
+def _submission_schema(today: date | None) -> SubmissionSchema:
+    # Building the schema (fields deep-copied, nested schemas made) costs more than a load;
+    # a loaded schema keeps no state, so one per `today` serves every submission.
+    return SubmissionSchema(today=today)
+
+
 def validate_submission(document, today: date | None = None) -> tuple[dict | None, dict]:
     """(the normalised submission, {}) or (None, {field path: [reasons]})."""
     if not isinstance(document, dict):
         return None, {"_body": ["must be a JSON object"]}
     try:
-        return SubmissionSchema(today=today).load(document), {}
+        return _submission_schema(today).load(document), {}
     except ValidationError as exc:
         return None, flatten_errors(exc.messages)
 

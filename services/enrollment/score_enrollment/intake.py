@@ -1,12 +1,17 @@
 """Partner intake: one submission in, one answer out, whichever way it arrived.
 
-AMQP, HTTP and CSV all hand a `Receipt` to `Intake.submit`. The answer is stored with the
-submission under (partner, message id) before it is given, so a resubmission, a redelivery
-after a crash or a retry gets the same answer and never a second enrollment.
+AMQP, HTTP and CSV all hand `Receipt`s to `Intake.submit_many` (`submit` is a batch of one).
+The answer is stored with the submission under (partner, message id) before it is given, so a
+resubmission, a redelivery after a crash or a retry gets the same answer and never a second
+enrollment.
 
 Order of writes, each an insert keyed by a deterministic id so that repeating any prefix of
-them is harmless: the module seat (one live enrollment per enterprise and module), the
-enterprise, the enrollment with its event in its outbox, the submission with its answer.
+them is harmless: the module seats (one live enrollment per enterprise and module), the
+enterprises, the enrollments with their events in their outboxes, the submissions with their
+answers. A batch makes each step one write for all its submissions; anything unusual (a seat
+already taken, an enterprise whose details changed, a possible duplicate) is settled for that
+submission alone, as a single submission would be. A submission that cannot be settled now
+(SeatBusy) is returned as its exception, and the others are answered.
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from datetime import date, datetime, timedelta
 
 from mongoengine import NotUniqueError
 
-from score_common.store import AlreadyExists, as_utc, utcnow
+from score_common.store import as_utc, utcnow
 from score_enrollment import domain
 from score_enrollment.contract import (
     CONTENT_TYPE, MAX_SUBMISSION_BYTES, SCHEMA_VERSIONS, validate_submission,
@@ -67,6 +72,37 @@ def _iso(value: datetime) -> str:
     return value.isoformat()
 
 
+@dataclass
+class _Unit:
+    """One submission on its way through a batch."""
+
+    receipt: Receipt
+    key: str | None
+    submission: dict | None = None  # the validated document
+    errors: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+    enterprise: Enterprise | None = None
+    enrollment: Enrollment | None = None
+    result: Answer | Exception | None = None
+
+    @property
+    def going(self) -> bool:
+        """Neither answered nor refused yet: on its way to acceptance."""
+        return self.result is None and not self.errors
+
+    @property
+    def company(self) -> dict:
+        return self.submission["enterprise"]
+
+    @property
+    def enterprise_id(self) -> str:
+        return domain.enterprise_id(self.company["registration_number"])
+
+    @property
+    def enrollment_id(self) -> str:
+        return domain.enrollment_id(self.receipt.partner_id, self.receipt.message_id)
+
+
 class Intake:
     def __init__(self, store, outbox, today: date | None = None):
         self.store = store
@@ -75,18 +111,42 @@ class Intake:
 
     # -- entry ----------------------------------------------------------------------------------
     def submit(self, receipt: Receipt) -> Answer:
-        key = self._key(receipt)
-        if key is not None:
-            stored = Submission.objects(pk=key).first()
-            if stored is not None:
-                return self._replay(stored, receipt)
-        document, errors = self._read(receipt)
-        if errors:
-            return self._reject(receipt, key, errors, document)
-        try:
-            return self._accept(receipt, key, document)
-        except _Refusal as refusal:
-            return self._reject(receipt, key, refusal.errors, document)
+        [result] = self.submit_many([receipt])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def submit_many(self, receipts: list[Receipt]) -> list[Answer | Exception]:
+        """An answer (or the exception that delays it) for each receipt, in order."""
+        units = [_Unit(receipt, self._key(receipt)) for receipt in receipts]
+        # The same message twice in one batch is one submission: the later copies are
+        # answered as replays of the first.
+        firsts: dict[str, _Unit] = {}
+        copies: list[tuple[_Unit, _Unit]] = []
+        for unit in units:
+            if unit.key is not None and unit.key in firsts:
+                copies.append((unit, firsts[unit.key]))
+            elif unit.key is not None:
+                firsts[unit.key] = unit
+        stored = {submission.pk: submission for submission in
+                  Submission.objects(pk__in=list(firsts))} if firsts else {}
+        fresh = []
+        for unit in units:
+            if unit.key in stored:
+                unit.result = self._replay(stored[unit.key].answer, stored[unit.key].body_sha256,
+                                           unit.receipt)
+            elif unit.key is None or firsts[unit.key] is unit:
+                unit.submission, unit.errors = self._read(unit.receipt)
+                fresh.append(unit)
+        for step in (self._claim_seats, self._register, self._enroll):
+            going = [unit for unit in fresh if unit.going]
+            if going:
+                step(going)
+        self._answer_all([unit for unit in fresh if unit.result is None])
+        for copy, first in copies:
+            copy.result = first.result if isinstance(first.result, Exception) else \
+                self._replay(first.result.body, _digest(first.receipt.body), copy.receipt)
+        return [unit.result for unit in units]
 
     def _key(self, receipt: Receipt) -> str | None:
         if not receipt.message_id or len(receipt.message_id) > MAX_MESSAGE_ID:
@@ -128,7 +188,7 @@ class Intake:
         errors.update(invalid)
         return (submission if not errors else document), errors
 
-    # -- answers --------------------------------------------------------------------------------
+    # -- answers ----------------------------------------------------------------------------------
     def _answer(self, receipt: Receipt, outcome: str, *, errors=None, warnings=(),
                 enrollment: Enrollment | None = None) -> dict:
         return {
@@ -147,68 +207,147 @@ class Intake:
             "replayed": False,
         }
 
-    def _replay(self, stored: Submission, receipt: Receipt) -> Answer:
-        answer = {**stored.answer, "replayed": True}
-        if stored.body_sha256 and stored.body_sha256 != _digest(receipt.body):
+    def _replay(self, answer: dict, body_sha256: str | None, receipt: Receipt) -> Answer:
+        answer = {**answer, "replayed": True}
+        if body_sha256 and body_sha256 != _digest(receipt.body):
             answer["warnings"] = [*answer.get("warnings", []), {
                 "code": "message_id_reused", "field": "message_id",
                 "message": "this message id was already answered for a different body; that "
                            "answer stands. Send a new submission under a new message id."}]
         return Answer(answer, replayed=True)
 
-    def _store(self, submission: Submission) -> Answer:
-        try:
-            self.store.insert(submission)
-        except AlreadyExists:
-            # The same message handled concurrently (a redelivery racing a retry): the first
-            # answer is the answer.
-            stored = Submission.objects.get(pk=submission.pk)
-            return Answer({**stored.answer, "replayed": True}, replayed=True)
-        self.outbox.publish(submission)
-        return Answer(submission.answer)
+    def _answer_all(self, units: list[_Unit]) -> None:
+        """Store every submission with its answer (one write), then answer and publish."""
+        records = [self._rejection(unit) if unit.errors else self._acceptance(unit)
+                   for unit in units]
+        taken = self.store.insert_many(records)
+        for index, (unit, record) in enumerate(zip(units, records)):
+            if index in taken:
+                # The same message handled concurrently (a redelivery racing a retry): the
+                # first answer is the answer.
+                stored = Submission.objects.get(pk=record.pk)
+                unit.result = Answer({**stored.answer, "replayed": True}, replayed=True)
+            else:
+                unit.result = Answer(record.answer)
+        self.outbox.publish(*[record for index, record in enumerate(records)
+                              if index not in taken])
 
-    def _reject(self, receipt: Receipt, key: str | None, errors: dict, document) -> Answer:
-        answer = self._answer(receipt, "rejected", errors=errors)
+    def _rejection(self, unit: _Unit) -> Submission:
+        receipt = unit.receipt
+        answer = self._answer(receipt, "rejected", errors=unit.errors)
         submission = Submission(
-            id=key or f"{receipt.partner_id}:unidentified:{uuid.uuid4().hex}",
+            id=unit.key or f"{receipt.partner_id}:unidentified:{uuid.uuid4().hex}",
             partner_id=receipt.partner_id, message_id=receipt.message_id,
             channel=receipt.channel, received_at=receipt.received_at,
             body_sha256=_digest(receipt.body),
             body=receipt.body[:MAX_KEPT_BODY].decode("utf-8", errors="replace"),
             outcome="rejected", answer_json=json.dumps(answer))
+        document = unit.submission
         module = document.get("module") if isinstance(document, dict) else None
         self.outbox.record(submission, "enrollment_rejected", {
             "partner_id": receipt.partner_id, "message_id": receipt.message_id,
             "channel": receipt.channel,
             "module": module if isinstance(module, int) and not isinstance(module, bool) else None,
-            "errors": [{"field": path, "reasons": reasons} for path, reasons in errors.items()],
+            "errors": [{"field": path, "reasons": reasons}
+                       for path, reasons in unit.errors.items()],
             "received_at": receipt.received_at,
         }, correlation_id=receipt.correlation_id)
-        return self._store(submission)
+        return submission
 
-    # -- acceptance -----------------------------------------------------------------------------
-    def _accept(self, receipt: Receipt, key: str, submission: dict) -> Answer:
-        company = submission["enterprise"]
-        enterprise_id = domain.enterprise_id(company["registration_number"])
-        enrollment_id = domain.enrollment_id(receipt.partner_id, receipt.message_id)
-        self._claim_seat(enterprise_id, submission["module"], enrollment_id, company)
-        enterprise, warnings = self._register(enterprise_id, company, receipt)
-
-        enrollment = self.store.get_enrollment(enrollment_id)
-        if enrollment is None:
-            enrollment = self._new_enrollment(receipt, enrollment_id, enterprise, submission)
-            try:
-                self.store.insert(enrollment)
-            except AlreadyExists:
-                enrollment = self.store.get_enrollment(enrollment_id)
-            else:
-                self.outbox.publish(enrollment)
-        answer = self._answer(receipt, "accepted", warnings=warnings, enrollment=enrollment)
-        return self._store(Submission(
-            id=key, partner_id=receipt.partner_id, message_id=receipt.message_id,
+    def _acceptance(self, unit: _Unit) -> Submission:
+        receipt, enrollment = unit.receipt, unit.enrollment
+        answer = self._answer(receipt, "accepted", warnings=unit.warnings, enrollment=enrollment)
+        return Submission(
+            id=unit.key, partner_id=receipt.partner_id, message_id=receipt.message_id,
             channel=receipt.channel, received_at=receipt.received_at,
             body_sha256=_digest(receipt.body), outcome="accepted",
-            enrollment_id=enrollment.pk, answer_json=json.dumps(answer)))
+            enrollment_id=enrollment.pk, answer_json=json.dumps(answer))
+
+    # -- acceptance -----------------------------------------------------------------------------
+    def _claim_seats(self, units: list[_Unit]) -> None:
+        """One live enrollment per enterprise and module: a seat each, claimed by insert."""
+        now = utcnow()
+        seats = [ModuleSeat(id=domain.module_seat_id(unit.enterprise_id,
+                                                     unit.submission["module"]),
+                            enrollment_id=unit.enrollment_id, claimed_at=now)
+                 for unit in units]
+        for index in sorted(self.store.insert_many(seats)):
+            unit = units[index]
+            try:
+                self._claim_seat(unit.enterprise_id, unit.submission["module"],
+                                 unit.enrollment_id, unit.company)
+            except _Refusal as refusal:
+                unit.errors = refusal.errors
+            except SeatBusy as busy:
+                unit.result = busy
+
+    def _register(self, units: list[_Unit]) -> None:
+        """Each enterprise in the registry (one per NIB), and warnings for the partners."""
+        ids = list({unit.enterprise_id for unit in units})
+        registry = {enterprise.pk: enterprise for enterprise in Enterprise.objects(pk__in=ids)}
+        created = {}
+        for unit in units:
+            if unit.enterprise_id not in registry and unit.enterprise_id not in created:
+                created[unit.enterprise_id] = Enterprise(
+                    id=unit.enterprise_id, registered_at=utcnow(),
+                    registered_by=unit.receipt.partner_id, **unit.company)
+        new = list(created.values())
+        taken = self.store.insert_many(new)
+        for index, enterprise in enumerate(new):
+            # Taken: registered concurrently by another submission; read what it wrote.
+            registry[enterprise.pk] = Enterprise.objects.get(pk=enterprise.pk) \
+                if index in taken else enterprise
+        for unit in units:
+            enterprise = registry[unit.enterprise_id]
+            changed = changed_details(enterprise, unit.company)
+            if changed:
+                enterprise = registry[unit.enterprise_id] = self.store.update_enterprise_details(
+                    unit.enterprise_id, unit.company, unit.receipt.partner_id,
+                    unit.receipt.message_id)
+                unit.warnings.append({
+                    "code": "enterprise_details_updated", "field": "enterprise",
+                    "message": "the registry's details for NIB "
+                               f"{unit.company['registration_number']} were updated ("
+                               + ", ".join(sorted(changed)) + "); the earlier values are kept"})
+            unit.enterprise = enterprise
+        self._warn_of_namesakes(units)
+
+    def _warn_of_namesakes(self, units: list[_Unit]) -> None:
+        """The first enterprise under a name in a district holds the name; a later one with
+        another NIB is likely the same enterprise registered twice."""
+        holders: dict[str, EnterpriseNameKey] = {}
+        claims = []
+        for unit in units:
+            key = domain.name_key(unit.company["name"], unit.company["district"])
+            if key not in holders:
+                holders[key] = EnterpriseNameKey(
+                    id=key, enterprise_id=unit.enterprise_id,
+                    registration_number=unit.company["registration_number"])
+                claims.append(holders[key])
+        taken = [claims[index].pk for index in self.store.insert_many(claims)]
+        if taken:
+            holders.update({holder.pk: holder for holder in
+                            EnterpriseNameKey.objects(pk__in=taken)})
+        for unit in units:
+            holder = holders[domain.name_key(unit.company["name"], unit.company["district"])]
+            if holder.enterprise_id != unit.enterprise_id:
+                unit.warnings.append({
+                    "code": "possible_duplicate_enterprise", "field": "enterprise.name",
+                    "message": f"an enterprise with this name in {unit.company['district']} is "
+                               f"registered under NIB {holder.registration_number} "
+                               f"({holder.enterprise_id}); if it is the same enterprise, "
+                               "its enrollments belong under that NIB"})
+
+    def _enroll(self, units: list[_Unit]) -> None:
+        enrollments = [self._new_enrollment(unit.receipt, unit.enrollment_id, unit.enterprise,
+                                            unit.submission) for unit in units]
+        taken = self.store.insert_many(enrollments)
+        for index, (unit, enrollment) in enumerate(zip(units, enrollments)):
+            # Taken: made by an earlier attempt at this same submission that never answered.
+            unit.enrollment = self.store.get_enrollment(enrollment.pk) if index in taken \
+                else enrollment
+        self.outbox.publish(*[enrollment for index, enrollment in enumerate(enrollments)
+                              if index not in taken])
 
     def _new_enrollment(self, receipt, enrollment_id, enterprise, submission) -> Enrollment:
         company = {"enterprise_id": enterprise.pk, **submission["enterprise"]}
@@ -257,42 +396,6 @@ class Intake:
                 raise SeatBusy(f"{seat_id} is being claimed by {seat.enrollment_id}")
             ModuleSeat.objects(pk=seat_id, enrollment_id=seat.enrollment_id).delete()
         raise SeatBusy(f"{seat_id} keeps changing hands")
-
-    def _register(self, enterprise_id: str, company: dict, receipt: Receipt):
-        """The enterprise in the registry (one per NIB), and warnings for the partner."""
-        warnings = []
-        enterprise = Enterprise.objects(pk=enterprise_id).first()
-        if enterprise is None:
-            try:
-                enterprise = self.store.insert(Enterprise(
-                    id=enterprise_id, registered_at=utcnow(), registered_by=receipt.partner_id,
-                    **company))
-            except AlreadyExists:
-                enterprise = Enterprise.objects.get(pk=enterprise_id)
-        changed = changed_details(enterprise, company)
-        if changed:
-            enterprise = self.store.update_enterprise_details(
-                enterprise_id, company, receipt.partner_id, receipt.message_id)
-            warnings.append({
-                "code": "enterprise_details_updated", "field": "enterprise",
-                "message": "the registry's details for NIB "
-                           f"{company['registration_number']} were updated ("
-                           + ", ".join(sorted(changed)) + "); the earlier values are kept"})
-        name_key = domain.name_key(company["name"], company["district"])
-        try:
-            EnterpriseNameKey(id=name_key, enterprise_id=enterprise_id,
-                              registration_number=company["registration_number"]
-                              ).save(force_insert=True)
-        except NotUniqueError:
-            first = EnterpriseNameKey.objects(pk=name_key).first()
-            if first is not None and first.enterprise_id != enterprise_id:
-                warnings.append({
-                    "code": "possible_duplicate_enterprise", "field": "enterprise.name",
-                    "message": f"an enterprise with this name in {company['district']} is "
-                               f"registered under NIB {first.registration_number} "
-                               f"({first.enterprise_id}); if it is the same enterprise, "
-                               "its enrollments belong under that NIB"})
-        return enterprise, warnings
 
 
 class _Refusal(Exception):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 
 from marshmallow import ValidationError
 from nameko.extensions import DependencyProvider
@@ -22,8 +23,12 @@ from nameko.web.handlers import http
 
 from score_common.envelope import ContractViolation
 from score_common.http import bearer_token, json_response, problem, read_body
-from score_common.messaging.consumer import IncomingMessage, TopologyDeclarer, inbound_consumer
+from score_common.messaging.consumer import (
+    IncomingMessage, TopologyDeclarer, inbound_batch_consumer,
+)
+from score_common.messaging.publisher import Outgoing
 from score_common.messaging.outbox import Outbox
+from score_common.observability import correlated
 from score_common.service import ScoreService
 from score_common.store import AlreadyExists, MongoStore, utcnow
 from score_enrollment import csv_upload, domain
@@ -38,7 +43,12 @@ from score_enrollment.schemas import (
 )
 from score_enrollment.store import EnrollmentRepository
 
+log = logging.getLogger(__name__)
+
 PARTNER_API = "/partner/v1"
+# Submissions answered together when they arrive faster than they are answered: each step of
+# intake is then one database write for all of them (see InboundBatchConsumer).
+INTAKE_BATCH = 100
 
 
 class UnattributableSubmission(ContractViolation):
@@ -57,21 +67,32 @@ class PartnerAnswers(DependencyProvider):
         return self
 
     def send(self, partner_id: str, answer: dict) -> None:
+        failure = self.send_many([(partner_id, answer)])[0]
+        if failure is not None:
+            raise failure
+
+    def send_many(self, answers: list[tuple[str, dict]]) -> list[Exception | None]:
+        """Publish each answer to its partner's queue (pipelined, confirmed); for each, None or
+        why the broker did not take it."""
         declared = self.declarer.ensure()
         topology = declared.topology
-        if partner_id not in self._declared:
+        new = {partner_id for partner_id, _ in answers} - self._declared
+        if new:
             from kombu import Connection
 
             with Connection(self.container.config["AMQP_URI"]) as connection:
-                topology.partner_outcome_queue(partner_id)(connection.channel()).declare()
-            self._declared.add(partner_id)
-        declared.publisher.publish_raw(
-            json.dumps(answer).encode(), exchange=topology.outcomes_exchange.name,
+                channel = connection.channel()
+                for partner_id in new:
+                    topology.partner_outcome_queue(partner_id)(channel).declare()
+            self._declared |= new
+        failures = declared.publisher.publish_many([Outgoing(
+            body=json.dumps(answer).encode(), exchange=topology.outcomes_exchange.name,
             routing_key=partner_id,
-            properties={"content_type": "application/json", "type": "submission_outcome",
+            properties={"type": "submission_outcome",
                         "correlation_id": answer.get("message_id"),
                         "message_id": f"outcome-{answer.get('message_id')}"},
-            headers={"x-score-outcome": answer["outcome"]})
+            headers={"x-score-outcome": answer["outcome"]}) for partner_id, answer in answers])
+        return [failures.get(index) for index in range(len(answers))]
 
 
 def submission_routing_partner(routing_key: str) -> str | None:
@@ -90,24 +111,50 @@ class EnrollmentService(ScoreService):
         return Intake(self.store, self.outbox)
 
     # -- AMQP intake ----------------------------------------------------------------------------
-    @inbound_consumer("intake")
-    def handle_submission(self, message: IncomingMessage):
-        partner_id, transport_errors = self._identify(message)
-        receipt = Receipt(
-            partner_id=partner_id, message_id=message.message_id, channel="amqp",
-            body=message.body, content_type=message.properties.get("content_type"),
-            transport_errors=transport_errors,
-            correlation_id=message.properties.get("correlation_id") or message.message_id)
-        answer = self._intake().submit(receipt)
-        self.answers.send(partner_id, answer.body)
-        return answer.body["outcome"]
+    @inbound_batch_consumer("intake", batch_size=INTAKE_BATCH)
+    def handle_submissions(self, messages: list[IncomingMessage]) -> list[Exception | None]:
+        """Answer a batch of partner messages; for each, None (answered) or why not yet."""
+        partners = self.store.partners_by_id({message.user_id or submission_routing_partner(
+            message.routing_key) for message in messages} - {None})
+        outcomes: list[Exception | None] = [None] * len(messages)
+        receipts, placed = [], []
+        for index, message in enumerate(messages):
+            try:
+                partner_id, transport_errors = self._identify(message, partners)
+            except UnattributableSubmission as exc:
+                outcomes[index] = exc
+                continue
+            receipts.append(Receipt(
+                partner_id=partner_id, message_id=message.message_id, channel="amqp",
+                body=message.body, content_type=message.properties.get("content_type"),
+                transport_errors=transport_errors,
+                correlation_id=message.properties.get("correlation_id") or message.message_id))
+            placed.append(index)
+        results = self._intake().submit_many(receipts)
+        answered = [(index, receipt, result.body)
+                    for index, receipt, result in zip(placed, receipts, results)
+                    if not isinstance(result, Exception)]
+        for index, result in zip(placed, results):
+            if isinstance(result, Exception):
+                outcomes[index] = result
+        failures = self.answers.send_many([(receipt.partner_id, body)
+                                           for _, receipt, body in answered])
+        for (index, receipt, body), failure in zip(answered, failures):
+            outcomes[index] = failure
+            with correlated(receipt.correlation_id):
+                log.info("submission %s from %s %s%s%s", body["message_id"], receipt.partner_id,
+                         body["outcome"], f" as {body['enrollment_id']}"
+                         if body["enrollment_id"] else "", " (replayed)" if body["replayed"]
+                         else "" if failure is None else f"; answer not sent: {failure}")
+        return outcomes
 
-    def _identify(self, message: IncomingMessage) -> tuple[str, dict]:
+    @staticmethod
+    def _identify(message: IncomingMessage, partners: dict) -> tuple[str, dict]:
         """The partner the broker vouches for, and transport errors to answer it with."""
         routed = submission_routing_partner(message.routing_key)
         user = message.user_id
         if user:
-            partner = self.store.get_partner(user)
+            partner = partners.get(user)
             if partner is None or not partner.active:
                 raise UnattributableSubmission(
                     f"user {user!r} is not an active partner", {"user_id": [
@@ -119,7 +166,7 @@ class EnrollmentService(ScoreService):
             return user, {}
         # No user_id: the routing key is proven only by the partner's topic permission, so the
         # partner it names is answered, and told to set user_id.
-        partner = self.store.get_partner(routed) if routed else None
+        partner = partners.get(routed) if routed else None
         if partner is None or not partner.active:
             raise UnattributableSubmission(
                 "submission without user_id from no known partner", {"user_id": [
@@ -205,20 +252,21 @@ class EnrollmentService(ScoreService):
         except csv_upload.CsvRefused as exc:
             return problem(422, "invalid-csv", "The file cannot be read", str(exc),
                            errors={"_file": [str(exc)]})
-        intake = self._intake()
+        results = self._intake().submit_many([Receipt(
+            partner_id=partner.pk, message_id=group["message_id"], channel="csv",
+            body=csv_upload.document_bytes(group), correlation_id=group["message_id"])
+            for group in groups])
         rows = []
-        for group in groups:
-            try:
-                answer = intake.submit(Receipt(
-                    partner_id=partner.pk, message_id=group["message_id"], channel="csv",
-                    body=csv_upload.document_bytes(group), correlation_id=group["message_id"]))
-            except SeatBusy:
+        for group, answer in zip(groups, results):
+            if isinstance(answer, SeatBusy):
                 rows.extend({"line": line, "message_id": group["message_id"],
                              "outcome": "retry", "enrollment_id": None, "replayed": False,
                              "errors": {"_row": ["another submission for this enterprise and "
                                                  "module was being handled; upload again"]},
                              "warnings": []} for line in group["rows"])
                 continue
+            if isinstance(answer, Exception):
+                raise answer
             by_line = csv_upload.errors_by_line(group, answer.body["errors"])
             for line, conflicts in group["conflicts"].items():
                 for column, reasons in conflicts.items():

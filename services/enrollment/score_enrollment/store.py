@@ -101,6 +101,10 @@ class EnrollmentRepository(Repository):
     def get_partner(self, partner_id: str) -> Partner | None:
         return Partner.objects(pk=partner_id).first()
 
+    def partners_by_id(self, partner_ids) -> dict[str, Partner]:
+        ids = list(partner_ids)
+        return {partner.pk: partner for partner in Partner.objects(pk__in=ids)} if ids else {}
+
     def partners(self) -> list[Partner]:
         return list(Partner.objects.order_by("id"))
 

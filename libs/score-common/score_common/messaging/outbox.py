@@ -2,10 +2,14 @@
 
 A handler records an event on the document it changes (`outbox.record`), saves the document
 (one write: the change and the event together), then asks for it to be published
-(`outbox.publish`). The repository writes a pointer per event just before the save, and the
-publish removes it; if the process dies between the save and the publish, the sweeper finds
-the pointer and publishes the document's pending outbox. An event may therefore be published
-twice (crash after the broker's confirm, before the prune); consumers' inboxes make that harmless.
+(`outbox.publish`). The repository writes a pointer per event just before the save; the
+relay publishes the events the worker recorded and deletes their pointers. If the process dies
+between the save and the publish, the sweeper finds the pointers and publishes those events
+from the documents. An event may therefore be published twice (a crash after the broker's
+confirm, before the pointer is deleted); consumers' inboxes make that harmless.
+
+Publishing touches only the pointers, never the document: the next save of the document drops
+the events whose pointers are gone (see Repository.save).
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from nameko.extensions import DependencyProvider
 from score_common.contracts import registry
 from score_common.messaging.consumer import TopologyDeclarer
 from score_common.store import (
-    OUTBOX_POINTERS, ConcurrencyConflict, VersionedDocument, as_utc, find_store, utcnow,
+    OUTBOX_POINTERS, VersionedDocument, as_utc, find_store, utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -50,8 +54,9 @@ class OutboxHandle:
         doc.add_to_outbox(envelope)
         return envelope
 
-    def publish(self, doc: VersionedDocument) -> int:
-        return self._provider.relay(type(doc), doc.pk)
+    def publish(self, *docs: VersionedDocument) -> int:
+        """Publish the events recorded on these (saved) documents; returns how many went."""
+        return self._provider.relay(docs)
 
 
 class Outbox(DependencyProvider):
@@ -84,63 +89,61 @@ class Outbox(DependencyProvider):
     def get_dependency(self, worker_ctx):
         return OutboxHandle(self, worker_ctx.data)
 
-    def relay(self, doc_cls, pk) -> int:
-        """Publish a document's pending events, then prune them. Returns how many were sent."""
-        return len(self._relay(doc_cls, pk)[0])
+    def relay(self, docs) -> int:
+        """Publish the events these just-written documents recorded, pipelined, and delete
+        their pointers. What the broker does not take stays pointed at, for the sweeper."""
+        envelopes = [envelope for doc in docs for envelope in doc.unpublished_events]
+        if not envelopes:
+            return 0
+        published = self._publish(envelopes)
+        for doc in docs:
+            doc.mark_published(published)
+        return len(published)
 
-    def _relay(self, doc_cls, pk) -> tuple[list[str], set[str]]:
-        """(ids published now, ids pending in the document when read)."""
-        doc = doc_cls.objects(pk=pk).first()
-        if doc is None or not doc.outbox:
-            return [], set()
-        pending = {envelope["event_id"] for envelope in doc.outbox}
-        published = []
-        try:
-            for envelope in doc.outbox:
-                self.publisher.publish_event(envelope)
-                published.append(envelope["event_id"])
-        except Exception:  # noqa: BLE001 - the sweeper will try again
-            log.exception("outbox: publishing %s %s failed; left for the sweeper",
-                          doc_cls.__name__, pk)
-        if published:
-            repository = self.store.repository()
-            try:
-                repository.update(doc_cls, pk, lambda d: d.prune_outbox(published))
-            except ConcurrencyConflict:
-                log.warning("outbox: could not prune %s %s; it may be published again",
-                            doc_cls.__name__, pk)
-                return published, pending
-            pointers = self._pointers()
-            for event_id in published:
-                pointers.delete_one({"_id": event_id})
-        return published, pending
+    def _publish(self, envelopes: list[dict]) -> list[str]:
+        failures = self.publisher.publish_many(
+            [self.publisher.event_message(envelope) for envelope in envelopes])
+        for index, why in failures.items():
+            log.warning("outbox: publishing %s %s failed (%s); left for the sweeper",
+                        envelopes[index]["event_type"], envelopes[index]["event_id"], why)
+        published = [envelope["event_id"] for index, envelope in enumerate(envelopes)
+                     if index not in failures]
+        self._forget(published)
+        return published
 
-    def _pointers(self):
-        return get_db(self.store.alias)[OUTBOX_POINTERS]
+    def _forget(self, pointer_ids: list[str]) -> None:
+        pointers = get_db(self.store.alias)[OUTBOX_POINTERS]
+        for start in range(0, len(pointer_ids), SWEEP_BATCH):
+            pointers.delete_many({"_id": {"$in": pointer_ids[start:start + SWEEP_BATCH]}})
 
     def sweep(self) -> int:
         """Publish what crashed or failed workers left behind, found through the pointers."""
-        sent = 0
         now = utcnow()
         classes = {doc_cls._get_collection_name(): doc_cls for doc_cls in self.documents}
-        pointers = self._pointers()
-        due = pointers.find({"since": {"$lt": now - SWEEP_GRACE}}).limit(SWEEP_BATCH)
-        by_document: dict[tuple[str, str], list[dict]] = {}
+        due = list(get_db(self.store.alias)[OUTBOX_POINTERS].find(
+            {"since": {"$lt": now - SWEEP_GRACE}}).limit(SWEEP_BATCH))
+        by_collection: dict[str, list[dict]] = {}
         for pointer in due:
-            by_document.setdefault((pointer["collection"], pointer["doc_id"]), []).append(pointer)
-        for (collection, doc_id), its_pointers in by_document.items():
+            by_collection.setdefault(pointer["collection"], []).append(pointer)
+        pending, stale = [], []
+        for collection, pointers in by_collection.items():
             doc_cls = classes.get(collection)
             if doc_cls is None:
                 continue
-            published, pending = self._relay(doc_cls, doc_id)
-            sent += len(published)
-            for pointer in its_pointers:
-                # Not in the document: published and pruned already, or its write never
-                # landed. Wait out a slow writer before forgetting it.
-                expired = now - as_utc(pointer["since"]) > POINTER_LEASE
-                if pointer["_id"] not in pending and expired:
-                    pointers.delete_one({"_id": pointer["_id"]})
-        return sent
+            docs = {doc.pk: doc for doc in doc_cls.objects(
+                pk__in=list({pointer["doc_id"] for pointer in pointers}))}
+            for pointer in pointers:
+                doc = docs.get(pointer["doc_id"])
+                envelope = next((e for e in (doc.outbox if doc else ())
+                                 if e["event_id"] == pointer["_id"]), None)
+                if envelope is not None:
+                    pending.append(envelope)
+                elif now - as_utc(pointer["since"]) > POINTER_LEASE:
+                    # Its write never landed (or landed elsewhere): nothing to publish. A slow
+                    # writer gets the lease to land it first.
+                    stale.append(pointer["_id"])
+        self._forget(stale)
+        return len(self._publish(pending)) if pending else 0
 
     def _sweep_forever(self):
         cleaned_at = utcnow()

@@ -16,6 +16,7 @@ from score_common.contracts.enrollment import SAMPLE_ENROLLMENT_ACCEPTED
 from score_common.messaging import topology as topology_module
 from score_common.messaging.consumer import event_handler
 from score_common.messaging.outbox import Outbox
+from score_common.messaging.publisher import Outgoing, UndeliverableMessage
 from score_common.messaging.topology import Subscription, Topology
 from score_common.store import OUTBOX_POINTERS, MongoStore
 from score_common.testing import ProbeDocument, drain_queue, queue_depth, wait_until
@@ -171,10 +172,28 @@ def test_a_process_killed_around_its_publish_still_delivers_once_in_effect(
     probe()  # the service comes back: its sweeper finds the pending outbox
 
     wait_until(lambda: effects(event_id) == 1, what="the crashed writer's event handled")
-    wait_until(lambda: not ProbeDocument.objects.get(pk=doc_id).outbox_pending,
-               what="the outbox pruned")
     pointers = ProbeDocument._get_db()[OUTBOX_POINTERS]
     wait_until(lambda: pointers.count_documents({"_id": event_id}) == 0,
                what="the sweeper's pointer removed")
     # a second publish (after-publish case) reached the consumer too, and changed nothing
     assert effects(event_id) == 1
+
+
+def test_a_pipelined_batch_is_confirmed_and_an_unroutable_message_is_named(
+        publisher, make_config):
+    config = make_config("probe")
+    queue = f"{config['SCORE_NAMESPACE']}.probe.batch"
+    with Connection(config["AMQP_URI"]) as connection:
+        connection.default_channel.queue_declare(queue, durable=True, auto_delete=False)
+    messages = [Outgoing(body=json.dumps({"n": i}).encode(), exchange="", routing_key=queue,
+                         properties={"message_id": f"m-{i}"}) for i in range(300)]
+    messages.insert(150, Outgoing(body=b"{}", exchange="", routing_key=f"{queue}.nowhere",
+                                  properties={"message_id": "lost"}))
+    failures = publisher.publish_many(messages)
+    assert list(failures) == [150]
+    assert isinstance(failures[150], UndeliverableMessage)
+    assert f"{queue}.nowhere" in str(failures[150])
+    received = drain_queue(config["AMQP_URI"], queue, timeout=2)
+    assert sorted(json.loads(m.body)["n"] for m in received) == list(range(300))
+    # the pooled connection is reused and still counts confirms right
+    assert publisher.publish_many(messages[:3]) == {}

@@ -7,7 +7,9 @@ import pytest
 from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from score_common.store import AlreadyExists, ConcurrencyConflict, Inbox, MongoStore, Repository
+from score_common.store import (
+    OUTBOX_POINTERS, AlreadyExists, ConcurrencyConflict, Inbox, MongoStore, Repository,
+)
 from score_common.testing import PROBE_ALIAS, ProbeDocument
 
 
@@ -105,3 +107,39 @@ def test_store_provider_serves_many_concurrent_workers(container_factory, make_c
     assert results == [1] * 300
     assert ProbeDocument.objects(pk__in=[f"k{i}" for i in range(300)]).count() == 300
     assert ProbeDocument.objects.get(pk="total").counter == 300
+
+
+def test_a_bulk_insert_creates_the_new_and_names_the_taken(probe_db):
+    probe_db.insert(ProbeDocument(id="b-2", counter=7))
+    docs = [ProbeDocument(id=f"b-{i}", counter=i) for i in range(5)]
+    for doc in docs:
+        doc.add_to_outbox({"event_id": f"ev-{doc.pk}"})
+    taken = probe_db.insert_many(docs)
+    assert taken == {2}
+    assert ProbeDocument.objects.get(pk="b-2").counter == 7  # the existing one is untouched
+    assert sorted(d.pk for d in ProbeDocument.objects(pk__in=[f"b-{i}" for i in range(5)])) \
+        == [f"b-{i}" for i in range(5)]
+    pointers = ProbeDocument._get_db()[OUTBOX_POINTERS]
+    # the refused document recorded nothing, so nothing points at it or waits to be relayed
+    assert pointers.count_documents({"_id": "ev-b-2"}) == 0
+    assert pointers.count_documents({"_id": {"$in": [f"ev-b-{i}" for i in (0, 1, 3, 4)]}}) == 4
+    assert docs[2].unpublished_events == [] and docs[0].unpublished_events
+
+
+def test_a_save_drops_published_events_and_keeps_pending_ones(probe_db):
+    doc = ProbeDocument(id="pruned")
+    doc.add_to_outbox({"event_id": "published-1"})
+    doc.add_to_outbox({"event_id": "pending-1"})
+    probe_db.insert(doc)
+    pointers = ProbeDocument._get_db()[OUTBOX_POINTERS]
+    pointers.delete_one({"_id": "published-1"})  # as the relay does once the broker confirms
+
+    def change(loaded):
+        loaded.counter = 1
+        loaded.add_to_outbox({"event_id": "new-1"})
+
+    saved = probe_db.update(ProbeDocument, "pruned", change)
+    stored = ProbeDocument.objects.get(pk="pruned")
+    assert [e["event_id"] for e in stored.outbox] == ["pending-1", "new-1"]
+    assert [e["event_id"] for e in saved.unpublished_events] == ["new-1"]
+    assert pointers.count_documents({"_id": {"$in": ["pending-1", "new-1"]}}) == 2

@@ -1,12 +1,15 @@
 from score_common.testing import ProbeDocument
 
 
-def test_recording_marks_the_outbox_pending_and_pruning_clears_it():
+def test_recorded_events_wait_for_a_pointer_and_for_publication_until_marked():
     doc = ProbeDocument(id="x")
     doc.add_to_outbox({"event_id": "e1"})
     doc.add_to_outbox({"event_id": "e2"})
-    assert doc.outbox_pending and doc.outbox_since is not None
-    doc.prune_outbox(["e1"])
-    assert [e["event_id"] for e in doc.outbox] == ["e2"] and doc.outbox_pending
-    doc.prune_outbox(["e2", "unknown"])
-    assert doc.outbox == [] and not doc.outbox_pending and doc.outbox_since is None
+    assert doc.unannounced_events == ["e1", "e2"]
+    assert [e["event_id"] for e in doc.unpublished_events] == ["e1", "e2"]
+    doc.mark_published(["e1", "unknown"])
+    assert [e["event_id"] for e in doc.unpublished_events] == ["e2"]
+    # publication is the relay's business; the stored outbox changes only on the next save
+    assert [e["event_id"] for e in doc.outbox] == ["e1", "e2"]
+    doc.keep_in_outbox({"e2"})
+    assert [e["event_id"] for e in doc.outbox] == ["e2"]

@@ -376,3 +376,52 @@ def test_a_revoked_api_key_no_longer_names_its_partner(platform):
         assert cluster.enrollment.revoke_api_key(key_id) is True
         assert cluster.enrollment.authenticate(bedo.api_key) is None
     assert bedo.http("GET", "/enrollments").status_code == 401
+
+
+def test_a_burst_with_repeats_and_rivals_is_answered_like_one_message_at_a_time(platform):
+    """Published back to back, these are answered in batches: the outcome is the same as if
+    each had been handled alone."""
+    bedo = platform.partner()
+    connection, channel = bedo.connect()
+    queue = platform.topology.partner_outcome_queue_name(bedo.code)
+    plain = {f"burst-{i}": valid_submission(nib(), name=f"UD Burst {i}") for i in range(40)}
+    repeated = f"burst-repeat-{uuid.uuid4()}"
+    rival_nib = nib()
+    rivals = [f"rival-a-{uuid.uuid4()}", f"rival-b-{uuid.uuid4()}"]
+    try:
+        for message_id, document in plain.items():
+            publish_submission(channel, json.dumps(document).encode(), user=bedo.code,
+                               message_id=message_id, namespace=bedo.namespace)
+        repeat_body = json.dumps(valid_submission(nib())).encode()
+        for _ in range(3):
+            publish_submission(channel, repeat_body, user=bedo.code, message_id=repeated,
+                               namespace=bedo.namespace)
+        for message_id in rivals:  # the same enterprise and module under two message ids
+            publish_submission(channel, json.dumps(valid_submission(rival_nib)).encode(),
+                               user=bedo.code, message_id=message_id, namespace=bedo.namespace)
+        answers: dict[str, list] = {}
+
+        def collect():
+            while True:
+                method, properties, body = channel.basic_get(queue, auto_ack=True)
+                if method is None:
+                    return sum(map(len, answers.values())) == len(plain) + 3 + 2
+                answers.setdefault(properties.correlation_id, []).append(json.loads(body))
+
+        wait_until(collect, timeout=60, what="an answer to every message")
+    finally:
+        connection.close()
+    assert all(answers[m][0]["outcome"] == "accepted" for m in plain)
+    assert len({answers[m][0]["enrollment_id"] for m in plain}) == len(plain)
+    copies = answers[repeated]
+    assert [a["outcome"] for a in copies] == ["accepted"] * 3
+    assert len({a["enrollment_id"] for a in copies}) == 1
+    assert sorted(a["replayed"] for a in copies) == [False, True, True]
+    outcomes = sorted(answers[m][0]["outcome"] for m in rivals)
+    assert outcomes == ["accepted", "rejected"]
+    refused = next(answers[m][0] for m in rivals if answers[m][0]["outcome"] == "rejected")
+    assert "already enrolled in module 1" in refused["errors"].get("module", [""])[0], \
+        refused["errors"]
+    with rpc(platform.config) as cluster:
+        listed = cluster.enrollment.list_enrollments(partner_id=bedo.code, limit=100)
+    assert listed["total"] == len(plain) + 1 + 1
