@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 
 class PermanentMessageError(Exception):
@@ -151,11 +151,12 @@ class EventRegistry:
                 {"producer": [f"{event_type} is produced by {contract.producer}"]},
             )
         schema = self._schema(contract)
-        # Producers may hand over Python values (dates) or JSON forms; either way the payload
-        # is loaded through the schema (validation) and dumped (the canonical wire form).
+        # Producers may hand over Python values (dates) or JSON forms; the JSON form goes out
+        # once the schema has loaded it (validation). Fields the producer left out are left to
+        # each consumer's schema and its defaults.
         as_json = json.loads(json.dumps(payload, default=_json_default))
         try:
-            dumped = schema.dump(schema.load(as_json))
+            schema.load(as_json, unknown=RAISE)
         except ValidationError as exc:
             raise ContractViolation(f"payload of {event_type} v{contract.version} is invalid",
                                     exc.messages) from None
@@ -168,7 +169,7 @@ class EventRegistry:
             "producer": producer,
             "correlation_id": correlation_id or event_id,
             "causation_id": causation_id,
-            "payload": dumped,
+            "payload": as_json,
         }
 
     def decode(self, envelope: dict | bytes | str) -> Event:

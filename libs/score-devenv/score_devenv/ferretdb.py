@@ -6,12 +6,14 @@ refuses that. So the exact version is downloaded (`go mod download`), copied out
 read-only module cache, stamped with its version (FerretDB's build refuses to start without
 build/version/version.txt, normally written by its release tooling) and built.
 
-Two lines are patched before building (PATCHES). FerretDB v1.24's SQLite backend creates the
-unique `_id` index on the expression `_ferretdb_sjson->"_id"` but looks documents up by
+A few lines are patched before building (PATCHES). FerretDB v1.24's SQLite backend creates
+the unique `_id` index on the expression `_ferretdb_sjson->"_id"` but looks documents up by
 `_ferretdb_sjson->'$._id'`: equal in value, different to SQLite's planner, so every lookup,
 update and delete by `_id` scanned the whole table (18 ms at 5,000 documents, growing
 linearly). With the lookup written like the index, they are index searches (about 1 ms at any
-size). The build id carries the patch level so an unpatched cached binary is rebuilt.
+size); the same is done for `_id: {$in: [...]}`, and a bulk update no longer keeps every
+statement's cursor open until it deadlocks. The build id carries the patch level so a binary
+built with older patches is rebuilt.
 """
 from __future__ import annotations
 
