@@ -16,12 +16,14 @@ from urllib.parse import urlsplit
 
 import pymongo
 import pytest
+from nameko.standalone.rpc import ClusterRpcProxy
 
 from score_common.config import SERVICES
 from score_common.testing import wait_until
 from score_enrollment.examples import valid_submission
 from score_enrollment.partner_admin import provision_partner
 from score_enrollment.partner_client import submit_file
+from score_scheduling.demo import ensure_workshop_for
 
 pytestmark = pytest.mark.e2e
 
@@ -70,8 +72,12 @@ def test_a_partner_enrollment_reaches_every_service(system, servers):
     code = f"bedo-{uuid.uuid4().hex[:8]}"
     partner = provision_partner(envs["enrollment"]["AMQP_URI"], servers.management_url, code,
                                 "BEDO", "foundation", namespace=namespace)
+    document = valid_submission()  # the sample with a period ahead of today
+    # staff put a workshop for this partner, module and province on the calendar first
+    with ClusterRpcProxy({"AMQP_URI": envs["scheduling"]["AMQP_URI"]}, timeout=30) as cluster:
+        workshop = ensure_workshop_for(cluster, code, document)
     sample = logs / "submission.json"
-    sample.write_text(json.dumps(valid_submission()))  # the sample with a period ahead of today
+    sample.write_text(json.dumps(document))
     answer = submit_file(partner["amqp_uri"], str(sample), namespace=namespace,
                          message_id=message_id, wait=30)
     assert answer["outcome"] == "accepted", answer
@@ -84,8 +90,8 @@ def test_a_partner_enrollment_reaches_every_service(system, servers):
 
     registration = wait_until(lambda: database(envs["scheduling"]).registrations.find_one(
         {"enrollment_id": enrollment["_id"]}), what="the registration")
-    assert database(envs["scheduling"]).workshops.count_documents(
-        {"_id": registration["workshop_id"]}) == 1
+    assert registration["status"] == "registered"
+    assert registration["workshop_id"] == workshop["workshop_id"]
 
     reminders = database(envs["notifications"]).reminders
     wait_until(lambda: reminders.count_documents({"subject_id": registration["_id"]}) > 0,

@@ -5,6 +5,7 @@ visits are scheduled and reminders are timed.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 
@@ -52,8 +53,28 @@ MODULES = {
 }
 
 
-def is_working_day(day) -> bool:
-    """Workshops and visits avoid weekends and Indonesia's public holidays."""
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@lru_cache(maxsize=32)
+def _holidays(year: int):
     import holidays
 
-    return day.weekday() < 5 and day not in holidays.country_holidays("ID", years=day.year)
+    return holidays.country_holidays("ID", years=year)
+
+
+def holiday_name(day) -> str | None:
+    """The public holiday on this day in Indonesia, if any (from the `holidays` library)."""
+    return _holidays(day.year).get(day)
+
+
+def why_not_a_working_day(day) -> str | None:
+    if day.weekday() >= 5:
+        return f"{day.isoformat()} is a {WEEKDAYS[day.weekday()]}"
+    name = holiday_name(day)
+    return f"{day.isoformat()} is a public holiday in Indonesia ({name})" if name else None
+
+
+def is_working_day(day) -> bool:
+    """Workshops and visits avoid weekends and Indonesia's public holidays."""
+    return why_not_a_working_day(day) is None

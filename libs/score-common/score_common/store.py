@@ -56,7 +56,9 @@ class VersionedDocument(mongoengine.Document):
     next save of the document drops it from the outbox. Publishing never rewrites the document.
     """
 
-    meta = {"abstract": True}
+    # A field dropped from the model may still be in documents written before: ignore it on
+    # load rather than refuse the document.
+    meta = {"abstract": True, "strict": False}
 
     version = mongoengine.IntField(default=0, min_value=0)
     outbox = mongoengine.ListField(mongoengine.DictField())

@@ -191,8 +191,11 @@ def sample(args) -> int:
     """Submit a file as the demo partner BEDO (provisioned on first use) and print the answer."""
     import datetime
 
+    from nameko.standalone.rpc import ClusterRpcProxy
+
     from score_enrollment.partner_admin import provision_partner
     from score_enrollment.partner_client import submit_file
+    from score_scheduling.demo import ensure_workshop_for
 
     servers = _load_servers()
     credentials = var_dir() / "demo-partner.json"
@@ -211,6 +214,10 @@ def sample(args) -> int:
         document["preferred_period"] = {"start": start.isoformat(),
                                         "end": (start + datetime.timedelta(days=45)).isoformat()}
         log(f"the sample's period has passed; submitting it for {start.isoformat()} onwards")
+    with ClusterRpcProxy({"AMQP_URI": servers.amqp_uri}, timeout=30) as cluster:
+        workshop = ensure_workshop_for(cluster, DEMO_PARTNER, document)
+    log(f"workshop {workshop['workshop_id']} on {', '.join(workshop['days'])} "
+        f"({workshop['timezone']}) awaits the sample's team")
     path = var_dir() / "sample-submission.json"
     path.write_text(json.dumps(document))
     answer = submit_file(partner["amqp_uri"], str(path), wait=30)

@@ -17,6 +17,7 @@ from marshmallow import (
 )
 
 from score_common.contracts.common import LANGUAGES, SEXES, TEAM_ROLES
+from score_common.errors import field_errors
 from score_common.indonesia import MODULES, PROVINCES
 
 SCHEMA_VERSIONS = (1,)
@@ -268,25 +269,7 @@ class SubmissionSchema(StrictSchema):
         return data
 
 
-def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested messages as {"team[1].phone": [...]} for partners to act on."""
-    flat: dict[str, list[str]] = {}
-    if isinstance(messages, list):
-        flat[prefix or "_body"] = [str(m) for m in messages]
-        return flat
-    if not isinstance(messages, dict):
-        flat[prefix or "_body"] = [str(messages)]
-        return flat
-    for key, value in messages.items():
-        if key == "_schema":
-            path = prefix or "_body"
-        elif isinstance(key, int):
-            path = f"{prefix}[{key}]"
-        else:
-            path = f"{prefix}.{key}" if prefix else str(key)
-        for inner_path, reasons in flatten_errors(value, path).items():
-            flat.setdefault(inner_path, []).extend(reasons)
-    return flat
+flatten_errors = field_errors
 
 
 @functools.lru_cache(maxsize=4)

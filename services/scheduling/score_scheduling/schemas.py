@@ -1,9 +1,148 @@
-"""Scheduling's RPC replies."""
-from marshmallow import Schema, fields
+"""Scheduling's commands (what staff send) and replies, as marshmallow schemas."""
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from score_common.contracts.common import module_field, province_field
+from score_common.errors import Refused, field_errors
+from score_common.indonesia import PROVINCES
+from score_scheduling import domain
+
+
+class Command(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+def code_field(**kwargs):
+    return fields.String(validate=validate.Regexp(
+        domain.CODE, error="lowercase letters, digits and hyphens, 2 to 41 characters"),
+        **kwargs)
+
+
+class UnavailableSchema(Command):
+    start = fields.Date(required=True)
+    end = fields.Date(required=True)
+    reason = fields.String(load_default="unavailable", validate=validate.Length(max=200))
+
+    @validates_schema
+    def ordered(self, data, **kwargs):
+        if data["end"] < data["start"]:
+            raise ValidationError({"end": ["must not be before start"]})
+
+
+class TrainerCommand(Command):
+    code = code_field(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    partner_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    modules = fields.List(module_field(), required=True,
+                          validate=validate.Length(min=1, error="certified for at least one"))
+    provinces = fields.List(province_field(), required=True, validate=validate.Length(min=1))
+    unavailable = fields.List(fields.Nested(UnavailableSchema), load_default=list)
+    email = fields.Email(load_default=None, allow_none=True)
+    phone = fields.String(load_default=None, allow_none=True)
+
+
+class VenueCommand(Command):
+    code = code_field(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    province = province_field(required=True)
+    district = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    address = fields.String(load_default=None, allow_none=True)
+    capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=2))
+
+
+class WorkshopCommand(Command):
+    workshop_id = fields.String(load_default=None, validate=validate.Length(max=100))
+    kind = fields.String(load_default="module", validate=validate.OneOf(domain.WORKSHOP_KINDS))
+    module = module_field(required=True)
+    venue_id = fields.String(required=True)
+    days = fields.List(fields.Date(), required=True)
+    trainer_ids = fields.List(fields.String(), required=True,
+                              validate=validate.Length(min=1, error="at least one trainer"))
+    partner_id = fields.String(required=True)
+    capacity_enterprises = fields.Integer(required=True, strict=True)
+    capacity_seats = fields.Integer(required=True, strict=True)
+    starts = fields.Time(load_default=domain.DEFAULT_START)
+    ends = fields.Time(load_default=domain.DEFAULT_END)
+
+    @validates_schema
+    def hours(self, data, **kwargs):
+        if data.get("starts") and data.get("ends") and data["ends"] <= data["starts"]:
+            raise ValidationError({"ends": ["must be after starts"]})
+
+
+def load(schema: Schema, data) -> dict:
+    """The command, or Refused naming each field."""
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise Refused(field_errors(exc.messages)) from None
+
+
+class TrainerSchema(Schema):
+    trainer_id = fields.String(attribute="pk")
+    name = fields.String()
+    partner_id = fields.String()
+    modules = fields.List(fields.Integer())
+    provinces = fields.List(fields.String())
+    unavailable = fields.List(fields.Dict())
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    active = fields.Boolean()
+
+
+class VenueSchema(Schema):
+    venue_id = fields.String(attribute="pk")
+    name = fields.String()
+    province = fields.String()
+    province_name = fields.Function(lambda v: PROVINCES[v.province].name)
+    district = fields.String()
+    address = fields.String(allow_none=True)
+    capacity = fields.Integer()
+
+
+class SessionSchema(Schema):
+    day = fields.Date()
+    starts_at = fields.AwareDateTime()
+    ends_at = fields.AwareDateTime()
+    local_start = fields.String()
+    local_end = fields.String()
+
+
+class WorkshopSchema(Schema):
+    workshop_id = fields.String(attribute="pk")
+    kind = fields.String()
+    module = fields.Integer()
+    province = fields.String()
+    district = fields.String(allow_none=True)
+    timezone = fields.String()
+    days = fields.List(fields.Date())
+    sessions = fields.Method("local_sessions")
+    venue_id = fields.String()
+    trainer_ids = fields.List(fields.String())
+    partner_id = fields.String()
+    capacity_enterprises = fields.Integer()
+    capacity_seats = fields.Integer()
+    enterprises_registered = fields.Function(lambda w: len(w.seats))
+    seats_taken = fields.Function(lambda w: sum(w.seats.values()))
+    status = fields.String()
+
+    def local_sessions(self, workshop):
+        return [{"day": s["day"] if isinstance(s["day"], str) else s["day"].isoformat(),
+                 "starts_at": s["starts_at"].isoformat(), "ends_at": s["ends_at"].isoformat(),
+                 "local_start": domain.local_time(s["starts_at"], workshop.province).isoformat(),
+                 "local_end": domain.local_time(s["ends_at"], workshop.province).isoformat()}
+                for s in workshop.sessions]
 
 
 class RegistrationSchema(Schema):
     registration_id = fields.String(attribute="pk")
     enrollment_id = fields.String()
     enterprise_id = fields.String()
-    workshop_id = fields.String()
+    partner_id = fields.String()
+    module = fields.Integer(allow_none=True)
+    province = fields.String(allow_none=True)
+    workshop_id = fields.String(allow_none=True)
+    status = fields.String()
+    participants = fields.List(fields.Dict())

@@ -45,3 +45,64 @@ class ParticipantRegisteredV1(PayloadSchema):
     partner_id = fields.String(required=True)
     workshop = fields.Nested(WorkshopRefSchema, required=True)
     participants = fields.List(fields.Nested(ParticipantSchema), required=True)
+
+
+class SessionRefSchema(PayloadSchema):
+    day = fields.Date(required=True)
+    starts_at = fields.AwareDateTime(required=True)  # UTC
+    ends_at = fields.AwareDateTime(required=True)
+
+
+SAMPLE_WORKSHOP_SCHEDULED = {
+    "workshop_id": "ws-m1-id-jk-20270322-a1b2", "kind": "module", "module": 1,
+    "province": "ID-JK", "district": "Jakarta Timur", "timezone": "Asia/Jakarta",
+    "days": ["2027-03-22", "2027-03-23"],
+    "sessions": [
+        {"day": "2027-03-22", "starts_at": "2027-03-22T01:00:00+00:00",
+         "ends_at": "2027-03-22T09:00:00+00:00"},
+        {"day": "2027-03-23", "starts_at": "2027-03-23T01:00:00+00:00",
+         "ends_at": "2027-03-23T09:00:00+00:00"},
+    ],
+    "venue_id": "ven-bedo-pulogadung", "trainer_ids": ["trn-siti"], "partner_id": "bedo",
+    "capacity_enterprises": 6, "capacity_seats": 24,
+}
+
+
+@registry.register(PRODUCER, "workshop_scheduled", 1, SAMPLE_WORKSHOP_SCHEDULED)
+class WorkshopScheduledV1(PayloadSchema):
+    """A workshop is on the calendar: its days, local sessions in UTC, venue and trainers."""
+
+    workshop_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(("module", "results")))
+    module = module_field(required=True)
+    province = province_field(required=True)
+    district = fields.String(allow_none=True, load_default=None)
+    timezone = fields.String(required=True)
+    days = fields.List(fields.Date(), required=True, validate=validate.Length(min=1))
+    sessions = fields.List(fields.Nested(SessionRefSchema), required=True)
+    venue_id = fields.String(required=True)
+    trainer_ids = fields.List(fields.String(), required=True)
+    partner_id = fields.String(required=True)
+    capacity_enterprises = fields.Integer(required=True)
+    capacity_seats = fields.Integer(required=True)
+
+
+SAMPLE_PARTICIPANT_WAITLISTED = {
+    "registration_id": "reg-0002", "enrollment_id": "enr-0002", "enterprise_id": "ent-0002",
+    "partner_id": "bedo", "module": 1, "province": "ID-JK",
+    "reason": "no workshop of module 1 in DKI Jakarta by bedo starts between 2027-03-01 and "
+              "2027-04-15 with room for 2",
+}
+
+
+@registry.register(PRODUCER, "participant_waitlisted", 1, SAMPLE_PARTICIPANT_WAITLISTED)
+class ParticipantWaitlistedV1(PayloadSchema):
+    """An enrollment waits for a seat; it is placed, in order of arrival, when one opens."""
+
+    registration_id = fields.String(required=True)
+    enrollment_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    partner_id = fields.String(required=True)
+    module = module_field(required=True)
+    province = province_field(required=True)
+    reason = fields.String(required=True)
