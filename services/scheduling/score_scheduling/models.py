@@ -52,19 +52,24 @@ class Workshop(VersionedDocument):
     partner_id = me.StringField()  # the organising partner
     capacity_enterprises = me.IntField(default=0)
     capacity_seats = me.IntField(default=0)
-    # enrollment id -> seats its team holds
-    seats = me.DictField()
+    # enrollment id -> {registration_id, enterprise_id, partner_id, seats, participants}: who
+    # holds seats, kept with the capacity so that a reschedule's event names everyone it moves
+    holders = me.DictField()
     status = me.StringField(required=True)
     history = me.ListField(me.DictField())
     created_at = me.DateTimeField()
 
     @property
+    def seats_taken(self) -> int:
+        return sum(holder["seats"] for holder in self.holders.values())
+
+    @property
     def enterprises_free(self) -> int:
-        return self.capacity_enterprises - len(self.seats)
+        return self.capacity_enterprises - len(self.holders)
 
     @property
     def seats_free(self) -> int:
-        return self.capacity_seats - sum(self.seats.values())
+        return self.capacity_seats - self.seats_taken
 
 
 class Booking(me.Document):

@@ -72,6 +72,19 @@ class WorkshopCommand(Command):
             raise ValidationError({"ends": ["must be after starts"]})
 
 
+class RescheduleCommand(Command):
+    days = fields.List(fields.Date(), required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
+    trainer_ids = fields.List(fields.String(), load_default=None,
+                              validate=validate.Length(min=1, error="at least one trainer"))
+    starts = fields.Time(load_default=domain.DEFAULT_START)
+    ends = fields.Time(load_default=domain.DEFAULT_END)
+
+
+class CancelCommand(Command):
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
+
+
 def load(schema: Schema, data) -> dict:
     """The command, or Refused naming each field."""
     try:
@@ -124,8 +137,8 @@ class WorkshopSchema(Schema):
     partner_id = fields.String()
     capacity_enterprises = fields.Integer()
     capacity_seats = fields.Integer()
-    enterprises_registered = fields.Function(lambda w: len(w.seats))
-    seats_taken = fields.Function(lambda w: sum(w.seats.values()))
+    enterprises_registered = fields.Function(lambda w: len(w.holders))
+    seats_taken = fields.Integer()
     status = fields.String()
 
     def local_sessions(self, workshop):

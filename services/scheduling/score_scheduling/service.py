@@ -1,8 +1,10 @@
 """The scheduling service: trainers, venues, workshops, seats and the waiting list.
 
-Accepts: enrollment_accepted (an enrollment to place); RPC commands from staff and the edge.
-Emits: workshop_scheduled; participant_registered (an enrollment holds seats in a workshop);
-participant_waitlisted (it waits, in order of arrival, for a workshop with room).
+Accepts: enrollment_accepted (an enrollment to place), enrollment_status_changed (a withdrawal
+frees seats); RPC commands from staff and the edge.
+Emits: workshop_scheduled, workshop_rescheduled, workshop_cancelled; participant_registered (an
+enrollment holds seats in a workshop); participant_waitlisted (it waits, in order of arrival,
+for a workshop with room); registration_cancelled.
 Fails with: Refused (each offending field and why) for a command it will not carry out.
 """
 from __future__ import annotations
@@ -22,8 +24,8 @@ from score_common.store import MongoStore, utcnow
 from score_scheduling import domain
 from score_scheduling.models import Booking, Registration, Trainer, Venue, Waiting, Workshop
 from score_scheduling.schemas import (
-    RegistrationSchema, TrainerCommand, TrainerSchema, VenueCommand, VenueSchema,
-    WorkshopCommand, WorkshopSchema, load,
+    CancelCommand, RegistrationSchema, RescheduleCommand, TrainerCommand, TrainerSchema,
+    VenueCommand, VenueSchema, WorkshopCommand, WorkshopSchema, load,
 )
 from score_scheduling.store import SchedulingRepository
 
@@ -98,13 +100,8 @@ class SchedulingService(ScoreService):
         errors = domain.check_days(data["days"], today=date.today())
         errors.update(domain.check_capacity(data["capacity_enterprises"],
                                             data["capacity_seats"], venue.capacity))
-        trainers = self.store.trainers_by_id(data["trainer_ids"])
-        for index, trainer_id in enumerate(data["trainer_ids"]):
-            reasons = domain.check_trainer(trainer_view(trainers.get(trainer_id)), trainer_id,
-                                           data["module"], venue.province, data["days"],
-                                           data["kind"])
-            if reasons:
-                errors[f"trainer_ids[{index}]"] = reasons
+        errors.update(self._trainer_errors(data["trainer_ids"], data["module"], venue.province,
+                                           data["days"], data["kind"]))
         if errors:
             raise Refused(errors)
         workshop_id = data["workshop_id"] or domain.workshop_id(
@@ -112,25 +109,18 @@ class SchedulingService(ScoreService):
         clashes = self.store.book(workshop_id, "workshop", [venue.pk, *data["trainer_ids"]],
                                   data["days"], domain.booking_id)
         if clashes:
-            raise Refused(self._clash_errors(clashes, venue, data["trainer_ids"]))
+            raise Refused(self._clash_errors(clashes, venue.pk, data["trainer_ids"]))
         workshop = Workshop(
             id=workshop_id, kind=data["kind"], module=data["module"], province=venue.province,
             district=venue.district, timezone=domain.timezone_of(venue.province),
-            days=data["days"], sessions=[
-                {**session, "day": session["day"].isoformat()}  # no dates inside dicts in BSON
-                for session in domain.sessions_utc(data["days"], venue.province,
-                                                   data["starts"], data["ends"])],
+            days=data["days"], sessions=self._sessions(data["days"], venue.province,
+                                                       data["starts"], data["ends"]),
             venue_id=venue.pk, trainer_ids=data["trainer_ids"], partner_id=data["partner_id"],
             capacity_enterprises=data["capacity_enterprises"],
-            capacity_seats=data["capacity_seats"], seats={}, status="planned",
+            capacity_seats=data["capacity_seats"], holders={}, status="planned",
             history=[{"status": "planned", "at": utcnow(), "actor": actor}],
             created_at=utcnow())
-        self.outbox.record(workshop, "workshop_scheduled", {
-            **{k: getattr(workshop, k) for k in (
-                "kind", "module", "province", "district", "timezone", "days", "sessions",
-                "venue_id", "trainer_ids", "partner_id", "capacity_enterprises",
-                "capacity_seats")},
-            "workshop_id": workshop.pk})
+        self.outbox.record(workshop, "workshop_scheduled", self._scheduled_payload(workshop))
         if self.store.insert_many([workshop]):
             return WorkshopSchema().dump(self.store.workshop(workshop_id))
         self.outbox.publish(workshop)
@@ -138,12 +128,171 @@ class SchedulingService(ScoreService):
             self._promote(workshop)
         return WorkshopSchema().dump(self.store.workshop(workshop_id))
 
+    def _trainer_errors(self, trainer_ids, module, province, days, kind) -> dict:
+        trainers = self.store.trainers_by_id(trainer_ids)
+        errors = {}
+        for index, trainer_id in enumerate(trainer_ids):
+            reasons = domain.check_trainer(trainer_view(trainers.get(trainer_id)), trainer_id,
+                                           module, province, days, kind)
+            if reasons:
+                errors[f"trainer_ids[{index}]"] = reasons
+        return errors
+
+    def _planned(self, workshop_id: str) -> Workshop:
+        workshop = self.store.workshop(workshop_id)
+        if workshop is None:
+            raise NotFound(f"no workshop {workshop_id}")
+        if workshop.status != "planned":
+            raise Refused({"workshop_id": [
+                f"{workshop_id} is {workshop.status}; only a planned workshop can change"]})
+        return workshop
+
+    @rpc
+    def reschedule_workshop(self, workshop_id: str, command: dict,
+                            actor: str = "staff") -> dict:
+        """Move a planned workshop to other days (and trainers): its venue and trainers are
+        booked for the new days before the old ones are let go, and one event tells every
+        registered team. Refused with every reason, changing nothing."""
+        data = load(RescheduleCommand(), command)
+        workshop = self._planned(workshop_id)
+        trainer_ids = data["trainer_ids"] or list(workshop.trainer_ids)
+        errors = domain.check_days(data["days"], today=date.today())
+        errors.update(self._trainer_errors(trainer_ids, workshop.module, workshop.province,
+                                           data["days"], workshop.kind))
+        if errors:
+            raise Refused(errors)
+        resources = [workshop.venue_id, *trainer_ids]
+        clashes = self.store.book(workshop.pk, "workshop", resources, data["days"],
+                                  domain.booking_id)
+        if clashes:
+            raise Refused(self._clash_errors(clashes, workshop.venue_id, trainer_ids))
+        before = {}
+
+        def move(current: Workshop):
+            if current.status != "planned":
+                raise Refused({"workshop_id": [
+                    f"{workshop_id} became {current.status} meanwhile; nothing was moved"]})
+            before.update(days=list(current.days), trainers=list(current.trainer_ids))
+            current.days = data["days"]
+            current.sessions = self._sessions(data["days"], current.province, data["starts"],
+                                              data["ends"])
+            current.trainer_ids = trainer_ids
+            current.history.append({"status": "rescheduled", "at": utcnow(), "actor": actor,
+                                    "reason": data["reason"], "from": [
+                                        d.isoformat() for d in before["days"]]})
+            self.outbox.record(current, "workshop_rescheduled", {
+                "workshop": self._scheduled_payload(current),
+                "previous_days": before["days"], "reason": data["reason"], "actor": actor,
+                "registrations": self._holders(current)})
+
+        try:
+            workshop = self.store.update(Workshop, workshop_id, move)
+        except Refused:
+            self._release_unused(workshop_id, resources, data["days"], keep={
+                domain.booking_id(r, d) for r in [workshop.venue_id, *workshop.trainer_ids]
+                for d in workshop.days})
+            raise
+        # let go of what the old days held and the new ones do not
+        self._release_unused(workshop_id, [workshop.venue_id, *before["trainers"]],
+                             before["days"], keep={
+                                 domain.booking_id(r, d) for r in resources
+                                 for d in data["days"]})
+        self.outbox.publish(workshop)
+        return WorkshopSchema().dump(workshop)
+
+    @rpc
+    def cancel_workshop(self, workshop_id: str, command: dict, actor: str = "staff") -> dict:
+        """Call a planned workshop off: its bookings are released and its teams wait again
+        (at the place in line they had). Cancelling again changes nothing."""
+        data = load(CancelCommand(), command)
+        existing = self.store.workshop(workshop_id)
+        if existing is None:
+            raise NotFound(f"no workshop {workshop_id}")
+        if existing.status == "cancelled":
+            return WorkshopSchema().dump(existing)
+        self._planned(workshop_id)
+        cancelled = {}
+
+        def cancel(current: Workshop):
+            cancelled["now"] = current.status == "planned"
+            if not cancelled["now"]:
+                return False
+            current.status = "cancelled"
+            current.history.append({"status": "cancelled", "at": utcnow(), "actor": actor,
+                                    "reason": data["reason"]})
+            self.outbox.record(current, "workshop_cancelled", {
+                "workshop_id": current.pk, "module": current.module,
+                "province": current.province, "timezone": current.timezone,
+                "days": list(current.days), "reason": data["reason"], "actor": actor,
+                "registrations": self._holders(current)})
+
+        workshop = self.store.update(Workshop, workshop_id, cancel)
+        if not cancelled["now"]:
+            return WorkshopSchema().dump(workshop)
+        self.outbox.publish(workshop)
+        self._release_unused(workshop_id, [workshop.venue_id, *workshop.trainer_ids],
+                             workshop.days, keep=())
+        for holder in workshop.holders.values():
+            self._back_to_waiting(holder["registration_id"], workshop.pk,
+                                  f"workshop {workshop.pk} was cancelled: {data['reason']}")
+        return WorkshopSchema().dump(workshop)
+
+    def _back_to_waiting(self, registration_id: str, workshop_id: str, reason: str) -> None:
+        moved = {}
+
+        def unplace(registration: Registration):
+            moved["now"] = registration.workshop_id == workshop_id \
+                and registration.status == "registered"
+            if not moved["now"]:
+                return False
+            registration.status = "waitlisted"
+            registration.workshop_id = None
+            registration.waitlisted_at = registration.waitlisted_at or utcnow()
+            registration.history.append({"status": "waitlisted", "at": utcnow(),
+                                         "reason": reason})
+            self.outbox.record(registration, "participant_waitlisted", {
+                "registration_id": registration.pk,
+                "enrollment_id": registration.enrollment_id,
+                "enterprise_id": registration.enterprise_id,
+                "partner_id": registration.partner_id, "module": registration.module,
+                "province": registration.province, "reason": reason})
+
+        registration = self.store.update(Registration, registration_id, unplace)
+        if moved["now"]:
+            self.outbox.publish(registration)
+        if registration.status == "waitlisted":
+            self._wait(registration)
+
+    def _release_unused(self, holder: str, resources, days, keep) -> None:
+        self.store.release([booking for booking in (
+            domain.booking_id(r, d) for r in resources for d in days) if booking not in keep],
+            holder)
+
     @staticmethod
-    def _clash_errors(clashes: dict, venue: Venue, trainer_ids: list[str]) -> dict:
+    def _holders(workshop: Workshop) -> list[dict]:
+        return [{"enrollment_id": enrollment_id,
+                 **{k: holder[k] for k in ("registration_id", "enterprise_id", "partner_id",
+                                           "participants")}}
+                for enrollment_id, holder in sorted(workshop.holders.items())]
+
+    @staticmethod
+    def _sessions(days, province, starts, ends) -> list[dict]:
+        return [{**session, "day": session["day"].isoformat()}  # no dates in dicts in BSON
+                for session in domain.sessions_utc(days, province, starts, ends)]
+
+    @staticmethod
+    def _scheduled_payload(workshop: Workshop) -> dict:
+        return {**{k: getattr(workshop, k) for k in (
+            "kind", "module", "province", "district", "timezone", "days", "sessions",
+            "venue_id", "trainer_ids", "partner_id", "capacity_enterprises", "capacity_seats")},
+            "workshop_id": workshop.pk}
+
+    @staticmethod
+    def _clash_errors(clashes: dict, venue_id: str, trainer_ids: list[str]) -> dict:
         errors: dict[str, list[str]] = {}
         for booking_id, holder in sorted(clashes.items()):
             resource, _, day = booking_id.rpartition(":")
-            field = "venue_id" if resource == venue.pk else \
+            field = "venue_id" if resource == venue_id else \
                 f"trainer_ids[{trainer_ids.index(resource)}]"
             errors.setdefault(field, []).append(
                 f"{resource} is already booked on {day} ({holder})")
@@ -238,7 +387,7 @@ class SchedulingService(ScoreService):
                                          partner_id=registration.partner_id, status="planned",
                                          kind="module")
         for workshop in workshops:
-            if registration.enrollment_id in workshop.seats:
+            if registration.enrollment_id in workshop.holders:
                 return workshop  # reserved by an earlier attempt that did not finish
         period, team = self._period(registration), len(registration.participants)
         while workshops:
@@ -247,22 +396,28 @@ class SchedulingService(ScoreService):
                  for w in workshops], period, team)
             if chosen is None:
                 return None
-            reserved = self._reserve(chosen, registration.enrollment_id, team)
+            reserved = self._reserve(chosen, registration)
             if reserved is not None:
                 return reserved
             workshops = [w for w in workshops if w.pk != chosen]  # filled meanwhile
         return None
 
-    def _reserve(self, workshop_id: str, enrollment_id: str, team: int) -> Workshop | None:
+    def _reserve(self, workshop_id: str, registration) -> Workshop | None:
+        """Seats for the registration's team in this workshop, if it is planned and has room;
+        the workshop as written (its days are the ones the team is told)."""
+        enrollment_id, team = registration.enrollment_id, len(registration.participants)
         outcome = {}
 
         def take(workshop: Workshop):
-            outcome["ok"] = enrollment_id in workshop.seats or (
+            outcome["ok"] = enrollment_id in workshop.holders or (
                 workshop.status == "planned" and workshop.enterprises_free >= 1
                 and workshop.seats_free >= team)
-            if not outcome["ok"] or enrollment_id in workshop.seats:
+            if not outcome["ok"] or enrollment_id in workshop.holders:
                 return False
-            workshop.seats = {**workshop.seats, enrollment_id: team}
+            workshop.holders = {**workshop.holders, enrollment_id: {
+                "registration_id": registration.pk, "enterprise_id": registration.enterprise_id,
+                "partner_id": registration.partner_id, "seats": team,
+                "participants": list(registration.participants)}}
 
         workshop = self.store.update(Workshop, workshop_id, take)
         return workshop if outcome["ok"] else None
@@ -285,7 +440,11 @@ class SchedulingService(ScoreService):
                       date.fromisoformat(waiting.preferred_period["end"]))
             if not domain.fits_period(workshop.days[0], period):
                 continue
-            reserved = self._reserve(workshop.pk, waiting.enrollment_id, waiting.team_size)
+            registration = self.store.registration(waiting.pk)
+            if registration is None or registration.status != "waitlisted":
+                waiting.delete()
+                continue
+            reserved = self._reserve(workshop.pk, registration)
             if reserved is None:
                 continue
             moved = {}
@@ -309,9 +468,47 @@ class SchedulingService(ScoreService):
 
     @staticmethod
     def _give_back(workshop: Workshop, enrollment_id: str):
-        if enrollment_id not in workshop.seats:
+        if enrollment_id not in workshop.holders:
             return False
-        workshop.seats = {k: v for k, v in workshop.seats.items() if k != enrollment_id}
+        workshop.holders = {k: v for k, v in workshop.holders.items() if k != enrollment_id}
+
+    @event_handler
+    def handle_enrollment_status_changed(self, event: Event):
+        """A withdrawn enrollment gives its seats (or its place in line) back; the first team
+        waiting that fits takes them."""
+        change = event.payload
+        if change["status"] != "withdrawn":
+            return None
+        registration_id = domain.registration_id(change["enrollment_id"])
+        reason = f"withdrawn: {change.get('reason') or 'no reason given'}"
+        left = {}
+
+        def withdraw(registration: Registration):
+            if registration.status == "cancelled":
+                return False
+            left["workshop_id"] = registration.workshop_id
+            registration.status = "cancelled"
+            registration.history.append({"status": "cancelled", "at": utcnow(),
+                                         "reason": reason})
+            self.outbox.record(registration, "registration_cancelled", {
+                "registration_id": registration.pk,
+                "enrollment_id": registration.enrollment_id,
+                "enterprise_id": registration.enterprise_id,
+                "partner_id": registration.partner_id,
+                "workshop_id": registration.workshop_id, "reason": reason})
+
+        if self.store.registration(registration_id) is None:
+            return None  # never placed (or not yet): nothing holds seats
+        registration = self.store.update(Registration, registration_id, withdraw)
+        self.outbox.publish(registration)
+        Waiting.objects(pk=registration_id).delete()
+        workshop_id = left.get("workshop_id") or registration.workshop_id
+        if workshop_id:
+            workshop = self.store.update(Workshop, workshop_id, lambda w: self._give_back(
+                w, registration.enrollment_id))
+            if workshop.status == "planned":
+                self._promote(workshop)
+        return registration_id
 
     @rpc
     def get_registration(self, registration_id: str) -> dict | None:

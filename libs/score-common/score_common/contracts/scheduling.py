@@ -106,3 +106,82 @@ class ParticipantWaitlistedV1(PayloadSchema):
     module = module_field(required=True)
     province = province_field(required=True)
     reason = fields.String(required=True)
+
+
+class HolderSchema(PayloadSchema):
+    registration_id = fields.String(required=True)
+    enrollment_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    partner_id = fields.String(required=True)
+    participants = fields.List(fields.Nested(ParticipantSchema), required=True)
+
+
+SAMPLE_WORKSHOP_RESCHEDULED = {
+    "workshop": {**{k: v for k, v in SAMPLE_WORKSHOP_SCHEDULED.items()},
+                 "days": ["2027-03-29", "2027-03-30"],
+                 "sessions": [
+                     {"day": "2027-03-29", "starts_at": "2027-03-29T01:00:00+00:00",
+                      "ends_at": "2027-03-29T09:00:00+00:00"},
+                     {"day": "2027-03-30", "starts_at": "2027-03-30T01:00:00+00:00",
+                      "ends_at": "2027-03-30T09:00:00+00:00"}]},
+    "previous_days": ["2027-03-22", "2027-03-23"],
+    "reason": "the venue is flooded",
+    "actor": "staff:rina",
+    "registrations": [{
+        "registration_id": "reg-enr-0001", "enrollment_id": "enr-0001",
+        "enterprise_id": "ent-0001", "partner_id": "bedo",
+        "participants": SAMPLE_PARTICIPANT_REGISTERED["participants"]}],
+}
+
+
+@registry.register(PRODUCER, "workshop_rescheduled", 1, SAMPLE_WORKSHOP_RESCHEDULED)
+class WorkshopRescheduledV1(PayloadSchema):
+    """A workshop moved: its new days and sessions, the old days, why, and every registered
+    team with its contacts (enough to withdraw and re-issue reminders from this event)."""
+
+    workshop = fields.Nested(WorkshopScheduledV1, required=True)
+    previous_days = fields.List(fields.Date(), required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1))
+    actor = fields.String(required=True)
+    registrations = fields.List(fields.Nested(HolderSchema), required=True)
+
+
+SAMPLE_WORKSHOP_CANCELLED = {
+    "workshop_id": "ws-m1-id-jk-20270322-a1b2", "module": 1, "province": "ID-JK",
+    "timezone": "Asia/Jakarta", "days": ["2027-03-22", "2027-03-23"],
+    "reason": "the trainer is ill and no other is certified", "actor": "staff:rina",
+    "registrations": SAMPLE_WORKSHOP_RESCHEDULED["registrations"],
+}
+
+
+@registry.register(PRODUCER, "workshop_cancelled", 1, SAMPLE_WORKSHOP_CANCELLED)
+class WorkshopCancelledV1(PayloadSchema):
+    """A workshop will not take place; its teams go back to the waiting list."""
+
+    workshop_id = fields.String(required=True)
+    module = module_field(required=True)
+    province = province_field(required=True)
+    timezone = fields.String(required=True)
+    days = fields.List(fields.Date(), required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1))
+    actor = fields.String(required=True)
+    registrations = fields.List(fields.Nested(HolderSchema), required=True)
+
+
+SAMPLE_REGISTRATION_CANCELLED = {
+    "registration_id": "reg-enr-0001", "enrollment_id": "enr-0001", "enterprise_id": "ent-0001",
+    "partner_id": "bedo", "workshop_id": "ws-m1-id-jk-20270322-a1b2",
+    "reason": "withdrawn: the enterprise closed",
+}
+
+
+@registry.register(PRODUCER, "registration_cancelled", 1, SAMPLE_REGISTRATION_CANCELLED)
+class RegistrationCancelledV1(PayloadSchema):
+    """A team no longer holds (or waits for) seats: its enrollment was withdrawn."""
+
+    registration_id = fields.String(required=True)
+    enrollment_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    partner_id = fields.String(required=True)
+    workshop_id = fields.String(allow_none=True, load_default=None)
+    reason = fields.String(required=True)

@@ -39,6 +39,8 @@ class InboundQueue:
 # Every consumer of a platform event. A handler that is not listed here refuses to start.
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("scheduling", "handle_enrollment_accepted", ("enrollment.enrollment_accepted",)),
+    Subscription("scheduling", "handle_enrollment_status_changed",
+                 ("enrollment.enrollment_status_changed",)),
     Subscription("notifications", "handle_participant_registered",
                  ("scheduling.participant_registered",)),
     # Reporting builds its read models from every event the platform emits.

@@ -2,6 +2,7 @@
 list, and placements racing for the last seats."""
 import json
 
+import pymongo
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
@@ -155,3 +156,121 @@ def test_placements_racing_for_the_last_seats_never_overfill_a_workshop(
     assert sum(r["status"] == "waitlisted" for r in registrations) == 5
     held = scheduling.get_workshop(target["workshop_id"])
     assert held["enterprises_registered"] == 3 and held["seats_taken"] == 9
+
+
+def events_of(config, event_type):
+    reporting = f"{config['SCORE_NAMESPACE']}.reporting.handle_platform_event"
+    return [event for event in (json.loads(m.body) for m in drain_queue(
+        config["AMQP_URI"], reporting, timeout=1)) if event["event_type"] == event_type]
+
+
+def test_a_reschedule_moves_bookings_and_tells_every_registered_team(calendar, publisher):
+    config, scheduling = calendar
+    first = scheduling.schedule_workshop(workshop())
+    publisher.publish_event(accepted(20))
+    wait_until(lambda: (scheduling.get_registration("reg-enr-0020") or {}).get("status")
+               == "registered", what="placed")
+    with pytest.raises(Refused) as refused:
+        scheduling.reschedule_workshop(first["workshop_id"], {
+            "days": ["2027-08-17", "2027-08-18"], "reason": "the venue is flooded"})
+    assert "days[0]" in refused.value.errors  # Independence Day
+    moved = scheduling.reschedule_workshop(first["workshop_id"], {
+        "days": [TUESDAY, "2027-03-24"], "reason": "the venue is flooded"}, actor="staff:rina")
+    assert moved["days"] == [TUESDAY, "2027-03-24"]
+    # Monday is let go for the venue and the trainer; Wednesday is taken
+    bookings = pymongo.MongoClient(config["MONGODB_URI"])[config["MONGODB_DATABASE"]].bookings
+    held = {b["_id"] for b in bookings.find({"holder": first["workshop_id"]})}
+    assert held == {f"{r}:{d}" for r in ("ven-blk-jaktim", "trn-siti")
+                    for d in (TUESDAY, "2027-03-24")}
+    with pytest.raises(Refused):
+        scheduling.schedule_workshop(workshop(venue_id="ven-blk-bekasi",
+                                              days=["2027-03-24", "2027-03-25"]))
+    [event] = wait_until(lambda: events_of(config, "workshop_rescheduled") or None,
+                         what="workshop_rescheduled")
+    payload = event["payload"]
+    assert payload["previous_days"] == [MONDAY, TUESDAY] and payload["actor"] == "staff:rina"
+    assert payload["workshop"]["sessions"][0]["day"] == TUESDAY
+    [team] = payload["registrations"]
+    assert team["registration_id"] == "reg-enr-0020"
+    assert {p["phone"] for p in team["participants"]} == {"+6281234567890", "+6285712345678"}
+
+
+def test_a_cancelled_workshop_frees_its_bookings_and_its_teams_wait_again(calendar, publisher):
+    config, scheduling = calendar
+    doomed = scheduling.schedule_workshop(workshop())
+    publisher.publish_event(accepted(30))
+    wait_until(lambda: (scheduling.get_registration("reg-enr-0030") or {}).get("status")
+               == "registered", what="placed")
+    with pytest.raises(Refused) as refused:
+        scheduling.cancel_workshop(doomed["workshop_id"], {"reason": ""})
+    assert "reason" in refused.value.errors
+    cancelled = scheduling.cancel_workshop(doomed["workshop_id"], {"reason": "trainer is ill"})
+    assert cancelled["status"] == "cancelled"
+    assert scheduling.cancel_workshop(doomed["workshop_id"], {"reason": "again"})["status"] \
+        == "cancelled"
+    waiting = scheduling.get_registration("reg-enr-0030")
+    assert waiting["status"] == "waitlisted" and waiting["workshop_id"] is None
+    with pytest.raises(Refused) as refused:
+        scheduling.reschedule_workshop(doomed["workshop_id"], {
+            "days": ["2027-03-29", "2027-03-30"], "reason": "try again"})
+    assert "only a planned workshop" in refused.value.errors["workshop_id"][0]
+    # the venue and trainer are free on those days, and the waiting team is placed there
+    again = scheduling.schedule_workshop(workshop())
+    assert scheduling.get_registration("reg-enr-0030")["workshop_id"] == again["workshop_id"]
+    [event] = events_of(config, "workshop_cancelled")
+    assert [r["registration_id"] for r in event["payload"]["registrations"]] == \
+        ["reg-enr-0030"]
+
+
+def test_a_withdrawal_frees_the_seats_for_the_next_team_waiting(calendar, publisher):
+    config, scheduling = calendar
+    single = scheduling.schedule_workshop(workshop(capacity_enterprises=1))
+    publisher.publish_event(accepted(40))
+    wait_until(lambda: (scheduling.get_registration("reg-enr-0040") or {}).get("status")
+               == "registered", what="first placed")
+    publisher.publish_event(accepted(41))
+    wait_until(lambda: (scheduling.get_registration("reg-enr-0041") or {}).get("status")
+               == "waitlisted", what="second waiting")
+    withdrawal = registry.build("enrollment_status_changed", {
+        "enrollment_id": "enr-0040", "partner_id": "bedo", "enterprise_id": "ent-0040",
+        "module": 1, "previous_status": "accepted", "status": "withdrawn",
+        "reason": "the enterprise closed", "actor": "partner:bedo",
+        "changed_at": "2027-02-01T03:00:00+00:00"}, producer="enrollment")
+    publisher.publish_event(withdrawal)
+    publisher.publish_event(withdrawal)
+    wait_until(lambda: scheduling.get_registration("reg-enr-0041")["status"] == "registered",
+               what="the next team placed")
+    assert scheduling.get_registration("reg-enr-0040")["status"] == "cancelled"
+    held = scheduling.get_workshop(single["workshop_id"])
+    assert [r["registration_id"] for r in held["registrations"]
+            if r["status"] == "registered"] == ["reg-enr-0041"]
+    assert held["enterprises_registered"] == 1
+    [cancelled] = wait_until(lambda: events_of(config, "registration_cancelled") or None,
+                             what="registration_cancelled")
+    assert cancelled["payload"]["reason"] == "withdrawn: the enterprise closed"
+
+
+def test_a_reschedule_racing_with_registrations_leaves_no_team_with_the_old_days(
+        calendar, publisher):
+    """Every team ends up told the new days: by its own registration event, or by the
+    reschedule event that lists it."""
+    config, scheduling = calendar
+    racing = scheduling.schedule_workshop(workshop(capacity_enterprises=10, capacity_seats=30))
+    for n in range(50, 58):
+        publisher.publish_event(accepted(n))
+    new_days = [TUESDAY, "2027-03-24"]
+    scheduling.reschedule_workshop(racing["workshop_id"], {"days": new_days,
+                                                           "reason": "venue double-booked"})
+    wait_until(lambda: all((scheduling.get_registration(f"reg-enr-{n:04d}") or {}).get(
+        "status") == "registered" for n in range(50, 58)), what="all placed")
+    events = [json.loads(m.body) for m in drain_queue(
+        config["AMQP_URI"], f"{config['SCORE_NAMESPACE']}.reporting.handle_platform_event",
+        timeout=1)]
+    [rescheduled] = [e for e in events if e["event_type"] == "workshop_rescheduled"]
+    told_by_reschedule = {r["registration_id"] for r in rescheduled["payload"]["registrations"]}
+    for event in events:
+        if event["event_type"] == "participant_registered":
+            days = event["payload"]["workshop"]["days"]
+            registration = event["payload"]["registration_id"]
+            assert days == new_days or registration in told_by_reschedule, registration
+    assert scheduling.get_workshop(racing["workshop_id"])["enterprises_registered"] == 8
