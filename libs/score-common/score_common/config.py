@@ -47,6 +47,9 @@ ENV_VARS = (
     EnvVar("SCORE_OUTBOX_SWEEP_SECONDS", "How often unpublished outbox events are swept.", "2"),
     EnvVar("SCORE_LOG_LEVEL", "Python log level.", "INFO"),
     EnvVar("SCORE_LOG_FORMAT", "json (one JSON object a line) or text.", "json"),
+    EnvVar("SCORE_CLOCK_OFFSET_DAYS", "Days the service's clock runs ahead of real time, for "
+           "rehearsals and tests (recording a workshop's attendance before it happens); "
+           "never set in production.", "0"),
 )
 ENV_VAR_NAMES = frozenset(v.name for v in ENV_VARS)
 
@@ -92,8 +95,10 @@ def service_config(service: str, environ=None) -> dict:
     try:
         max_workers = int(get("SCORE_MAX_WORKERS"))
         sweep = float(get("SCORE_OUTBOX_SWEEP_SECONDS"))
+        clock_offset = float(get("SCORE_CLOCK_OFFSET_DAYS"))
     except ValueError as exc:
-        raise ConfigError(f"SCORE_MAX_WORKERS / SCORE_OUTBOX_SWEEP_SECONDS: {exc}") from None
+        raise ConfigError(f"SCORE_MAX_WORKERS / SCORE_OUTBOX_SWEEP_SECONDS / "
+                          f"SCORE_CLOCK_OFFSET_DAYS: {exc}") from None
     mongodb_uri = get("MONGODB_URI")
     return {
         "AMQP_URI": get("AMQP_URI"),
@@ -107,6 +112,7 @@ def service_config(service: str, environ=None) -> dict:
         "SCORE_RETRY_DELAYS": retry_delays(get("SCORE_RETRY_DELAYS")),
         "SCORE_QUEUE_TYPE": queue_type,
         "SCORE_OUTBOX_SWEEP_SECONDS": sweep,
+        "SCORE_CLOCK_OFFSET_DAYS": clock_offset,
         "SCORE_LOG_LEVEL": get("SCORE_LOG_LEVEL").upper(),
         "SCORE_LOG_FORMAT": get("SCORE_LOG_FORMAT"),
     }

@@ -156,3 +156,35 @@ def fits_period(first_day: date, period: tuple[date, date]) -> bool:
 
 def check_module(module) -> list[str]:
     return [] if module in MODULES else ["must be a SCORE module number, 1 to 5"]
+
+
+# -- attendance ----------------------------------------------------------------------------------
+ATTENDANCE = ("present", "absent", "excused")
+
+
+def qualification(participants: list[dict], attendance: dict, days: list[str]) -> tuple[bool,
+                                                                                        str]:
+    """Whether a team qualifies for coaching: at least one manager and one worker present on
+    every day of the workshop. (qualified, reason)."""
+    def attended(member):
+        return all(attendance.get(member["participant_id"], {}).get(day) == "present"
+                   for day in days)
+
+    missing = []
+    for role in ("manager", "worker"):
+        members = [m for m in participants if m["role"] == role]
+        if not any(attended(m) for m in members):
+            absences = "; ".join(
+                f"{m['name']}: " + ", ".join(
+                    f"{attendance.get(m['participant_id'], {}).get(day, 'not recorded')} "
+                    f"on {day}" for day in days
+                    if attendance.get(m["participant_id"], {}).get(day) != "present")
+                for m in members) or "none in the team"
+            missing.append(f"no {role} attended both days ({absences})")
+    if missing:
+        return False, "; ".join(missing)
+    return True, "a manager and a worker attended both days"
+
+
+def attendance_complete(participant_ids: list[str], attendance: dict, days: list[str]) -> bool:
+    return all(day in attendance.get(pid, {}) for pid in participant_ids for day in days)

@@ -56,6 +56,8 @@ class Workshop(VersionedDocument):
     # holds seats, kept with the capacity so that a reschedule's event names everyone it moves
     holders = me.DictField()
     status = me.StringField(required=True)
+    # participant id -> {ISO day: present | absent | excused}
+    attendance = me.DictField()
     history = me.ListField(me.DictField())
     created_at = me.DateTimeField()
 

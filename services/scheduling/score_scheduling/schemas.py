@@ -81,6 +81,17 @@ class RescheduleCommand(Command):
     ends = fields.Time(load_default=domain.DEFAULT_END)
 
 
+class AttendanceRecord(Command):
+    participant_id = fields.String(required=True)
+    day = fields.Date(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(domain.ATTENDANCE))
+
+
+class AttendanceCommand(Command):
+    records = fields.List(fields.Nested(AttendanceRecord), required=True,
+                          validate=validate.Length(min=1, max=2000))
+
+
 class CancelCommand(Command):
     reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
 
@@ -140,6 +151,7 @@ class WorkshopSchema(Schema):
     enterprises_registered = fields.Function(lambda w: len(w.holders))
     seats_taken = fields.Integer()
     status = fields.String()
+    attendance = fields.Dict()
 
     def local_sessions(self, workshop):
         return [{"day": s["day"] if isinstance(s["day"], str) else s["day"].isoformat(),

@@ -2,7 +2,8 @@
 
 Accepts: enrollment_accepted (an enrollment to place), enrollment_status_changed (a withdrawal
 frees seats); RPC commands from staff and the edge.
-Emits: workshop_scheduled, workshop_rescheduled, workshop_cancelled; participant_registered (an
+Emits: workshop_scheduled, workshop_rescheduled, workshop_cancelled, workshop_completed (with
+each team's attendance and whether it qualifies for coaching); participant_registered (an
 enrollment holds seats in a workshop); participant_waitlisted (it waits, in order of arrival,
 for a workshop with room); registration_cancelled.
 Fails with: Refused (each offending field and why) for a command it will not carry out.
@@ -14,6 +15,7 @@ from datetime import date, datetime
 
 from nameko.rpc import rpc
 
+from score_common.clock import Clock
 from score_common.envelope import Event
 from score_common.errors import NotFound, Refused
 from score_common.indonesia import PROVINCES
@@ -21,10 +23,10 @@ from score_common.messaging.consumer import event_handler
 from score_common.messaging.outbox import Outbox
 from score_common.service import ScoreService
 from score_common.store import MongoStore, utcnow
-from score_scheduling import domain
+from score_scheduling import calendars, domain
 from score_scheduling.models import Booking, Registration, Trainer, Venue, Waiting, Workshop
 from score_scheduling.schemas import (
-    CancelCommand, RegistrationSchema, RescheduleCommand, TrainerCommand, TrainerSchema,
+    AttendanceCommand, CancelCommand, RegistrationSchema, RescheduleCommand, TrainerCommand, TrainerSchema,
     VenueCommand, VenueSchema, WorkshopCommand, WorkshopSchema, load,
 )
 from score_scheduling.store import SchedulingRepository
@@ -55,6 +57,7 @@ class SchedulingService(ScoreService):
     store: SchedulingRepository = MongoStore(SchedulingRepository, documents=[
         Trainer, Venue, Workshop, Booking, Registration, Waiting])
     outbox = Outbox(Workshop, Registration)
+    clock = Clock()
 
     # -- trainers and venues ---------------------------------------------------------------------
     @rpc
@@ -97,7 +100,8 @@ class SchedulingService(ScoreService):
         venue = self.store.venue(data["venue_id"])
         if venue is None:
             raise Refused({"venue_id": [f"no venue {data['venue_id']!r} is registered"]})
-        errors = domain.check_days(data["days"], today=date.today())
+        errors = domain.check_days(data["days"], today=self.clock.today(
+            domain.timezone_of(venue.province)))
         errors.update(domain.check_capacity(data["capacity_enterprises"],
                                             data["capacity_seats"], venue.capacity))
         errors.update(self._trainer_errors(data["trainer_ids"], data["module"], venue.province,
@@ -156,7 +160,7 @@ class SchedulingService(ScoreService):
         data = load(RescheduleCommand(), command)
         workshop = self._planned(workshop_id)
         trainer_ids = data["trainer_ids"] or list(workshop.trainer_ids)
-        errors = domain.check_days(data["days"], today=date.today())
+        errors = domain.check_days(data["days"], today=self.clock.today(workshop.timezone))
         errors.update(self._trainer_errors(trainer_ids, workshop.module, workshop.province,
                                            data["days"], workshop.kind))
         if errors:
@@ -236,6 +240,83 @@ class SchedulingService(ScoreService):
             self._back_to_waiting(holder["registration_id"], workshop.pk,
                                   f"workshop {workshop.pk} was cancelled: {data['reason']}")
         return WorkshopSchema().dump(workshop)
+
+    @rpc
+    def record_attendance(self, workshop_id: str, command: dict, actor: str = "staff") -> dict:
+        """Attendance per participant per day, in bulk; all or nothing. The workshop is
+        completed once every registered participant has a record for both days."""
+        data = load(AttendanceCommand(), command)
+        workshop = self._planned(workshop_id)
+        today = self.clock.today(workshop.timezone)
+        errors = self._attendance_errors(workshop, data["records"], today)
+        if errors:
+            raise Refused(errors)
+        completed = {}
+
+        def record(current: Workshop):
+            if current.status != "planned":
+                raise Refused({"workshop_id": [
+                    f"{workshop_id} became {current.status} meanwhile; nothing was recorded"]})
+            errors = self._attendance_errors(current, data["records"], today)  # holders change
+            if errors:
+                raise Refused(errors)
+            attendance = {pid: dict(days) for pid, days in current.attendance.items()}
+            for entry in data["records"]:
+                attendance.setdefault(entry["participant_id"], {})[
+                    entry["day"].isoformat()] = entry["status"]
+            current.attendance = attendance
+            days = [day.isoformat() for day in current.days]
+            participant_ids = [p["participant_id"] for holder in current.holders.values()
+                               for p in holder["participants"]]
+            completed["now"] = bool(participant_ids) and domain.attendance_complete(
+                participant_ids, attendance, days)
+            if completed["now"]:
+                current.status = "completed"
+                current.history.append({"status": "completed", "at": utcnow(), "actor": actor})
+                self.outbox.record(current, "workshop_completed", self._completion(current))
+
+        workshop = self.store.update(Workshop, workshop_id, record)
+        if completed.get("now"):
+            self.outbox.publish(workshop)
+        return WorkshopSchema().dump(workshop)
+
+    @staticmethod
+    def _attendance_errors(workshop: Workshop, records: list[dict], today: date) -> dict:
+        registered = {p["participant_id"] for holder in workshop.holders.values()
+                      for p in holder["participants"]}
+        errors: dict[str, list[str]] = {}
+        for index, entry in enumerate(records):
+            if entry["participant_id"] not in registered:
+                errors[f"records[{index}].participant_id"] = [
+                    f"{entry['participant_id']} is not registered in {workshop.pk}"]
+            if entry["day"] not in workshop.days:
+                errors[f"records[{index}].day"] = [
+                    f"{entry['day'].isoformat()} is not a day of this workshop ("
+                    + ", ".join(d.isoformat() for d in workshop.days) + ")"]
+            elif entry["day"] > today:
+                errors[f"records[{index}].day"] = [
+                    f"{entry['day'].isoformat()} has not come yet (today is "
+                    f"{today.isoformat()} in {workshop.timezone})"]
+        return errors
+
+    @staticmethod
+    def _completion(workshop: Workshop) -> dict:
+        days = [day.isoformat() for day in workshop.days]
+        teams = []
+        for enrollment_id, holder in sorted(workshop.holders.items()):
+            qualified, reason = domain.qualification(holder["participants"],
+                                                     workshop.attendance, days)
+            ids = {p["participant_id"] for p in holder["participants"]}
+            teams.append({
+                "enrollment_id": enrollment_id, "qualified": qualified, "reason": reason,
+                "attendance": {pid: dict(v) for pid, v in workshop.attendance.items()
+                               if pid in ids},
+                **{k: holder[k] for k in ("registration_id", "enterprise_id", "partner_id",
+                                          "participants")}})
+        return {"workshop_id": workshop.pk, "kind": workshop.kind, "module": workshop.module,
+                "province": workshop.province, "timezone": workshop.timezone,
+                "days": list(workshop.days), "trainer_ids": list(workshop.trainer_ids),
+                "partner_id": workshop.partner_id, "teams": teams}
 
     def _back_to_waiting(self, registration_id: str, workshop_id: str, reason: str) -> None:
         moved = {}
@@ -509,6 +590,26 @@ class SchedulingService(ScoreService):
             if workshop.status == "planned":
                 self._promote(workshop)
         return registration_id
+
+    # -- calendars -------------------------------------------------------------------------------
+    @rpc
+    def workshop_calendar(self, workshop_id: str) -> str:
+        """The workshop's days as iCalendar text (text/calendar)."""
+        workshop = self.store.workshop(workshop_id)
+        if workshop is None:
+            raise NotFound(f"no workshop {workshop_id}")
+        return calendars.feed(f"SCORE workshop {workshop_id}", [workshop],
+                              {workshop.venue_id: self.store.venue(workshop.venue_id)}).decode()
+
+    @rpc
+    def trainer_calendar(self, trainer_id: str) -> str:
+        """Every workshop a trainer runs, cancelled ones marked so, as iCalendar text."""
+        trainer = self.store.trainer(trainer_id)
+        if trainer is None:
+            raise NotFound(f"no trainer {trainer_id}")
+        workshops = self.store.workshops_of_trainer(trainer_id)
+        venues = {venue.pk: venue for venue in self.store.venues()}
+        return calendars.feed(f"SCORE: {trainer.name}", workshops, venues).decode()
 
     @rpc
     def get_registration(self, registration_id: str) -> dict | None:

@@ -75,6 +75,10 @@ class SchedulingRepository(Repository):
                                      ("kind", kind)) if v is not None}
         return list(Workshop.objects(**filters).exclude("outbox").order_by("days", "id"))
 
+    def workshops_of_trainer(self, trainer_id: str) -> list[Workshop]:
+        return list(Workshop.objects(trainer_ids=trainer_id).exclude("outbox", "holders")
+                    .order_by("days", "id"))
+
     # -- registrations and the waiting list ------------------------------------------------------
     def registration(self, registration_id: str) -> Registration | None:
         return Registration.objects(pk=registration_id).first()

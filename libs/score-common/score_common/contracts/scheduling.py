@@ -185,3 +185,46 @@ class RegistrationCancelledV1(PayloadSchema):
     partner_id = fields.String(required=True)
     workshop_id = fields.String(allow_none=True, load_default=None)
     reason = fields.String(required=True)
+
+
+class TeamOutcomeSchema(PayloadSchema):
+    registration_id = fields.String(required=True)
+    enrollment_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    partner_id = fields.String(required=True)
+    qualified = fields.Boolean(required=True)
+    reason = fields.String(required=True)
+    participants = fields.List(fields.Nested(ParticipantSchema), required=True)
+    # participant id -> {ISO day: present | absent | excused}
+    attendance = fields.Dict(keys=fields.String(), values=fields.Dict(
+        keys=fields.String(), values=fields.String(
+            validate=validate.OneOf(("present", "absent", "excused")))), required=True)
+
+
+SAMPLE_WORKSHOP_COMPLETED = {
+    "workshop_id": "ws-m1-id-jk-20270322-a1b2", "kind": "module", "module": 1,
+    "province": "ID-JK", "timezone": "Asia/Jakarta", "days": ["2027-03-22", "2027-03-23"],
+    "trainer_ids": ["trn-siti"], "partner_id": "bedo",
+    "teams": [{
+        "registration_id": "reg-enr-0001", "enrollment_id": "enr-0001",
+        "enterprise_id": "ent-0001", "partner_id": "bedo", "qualified": True,
+        "reason": "a manager and a worker attended both days",
+        "participants": SAMPLE_PARTICIPANT_REGISTERED["participants"],
+        "attendance": {"p-1": {"2027-03-22": "present", "2027-03-23": "present"}}}],
+}
+
+
+@registry.register(PRODUCER, "workshop_completed", 1, SAMPLE_WORKSHOP_COMPLETED)
+class WorkshopCompletedV1(PayloadSchema):
+    """Attendance is recorded for both days: each team, and whether it qualifies for coaching
+    (a manager and a worker present on both days) or why not."""
+
+    workshop_id = fields.String(required=True)
+    kind = fields.String(required=True)
+    module = module_field(required=True)
+    province = province_field(required=True)
+    timezone = fields.String(required=True)
+    days = fields.List(fields.Date(), required=True)
+    trainer_ids = fields.List(fields.String(), required=True)
+    partner_id = fields.String(required=True)
+    teams = fields.List(fields.Nested(TeamOutcomeSchema), required=True)

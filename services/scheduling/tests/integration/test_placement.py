@@ -1,7 +1,9 @@
 """Scheduling on the real broker and database: the calendar's rules, placement, the waiting
 list, and placements racing for the last seats."""
 import json
+from datetime import date, timezone
 
+import icalendar
 import pymongo
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -274,3 +276,104 @@ def test_a_reschedule_racing_with_registrations_leaves_no_team_with_the_old_days
             registration = event["payload"]["registration_id"]
             assert days == new_days or registration in told_by_reschedule, registration
     assert scheduling.get_workshop(racing["workshop_id"])["enterprises_registered"] == 8
+
+
+def test_attendance_completes_the_workshop_and_decides_who_goes_on_to_coaching(
+        container_factory, make_config, publisher):
+    config = make_config("scheduling")
+    today_container = container_factory(SchedulingService, config)
+    today_container.start()
+    with ClusterRpcProxy(config, timeout=30) as cluster:
+        scheduling = cluster.scheduling
+        scheduling.register_venue({"code": "blk", "name": "BLK", "province": "ID-BA",
+                                   "district": "Denpasar", "capacity": 30})
+        scheduling.register_trainer({"code": "made", "name": "Made", "partner_id": "bedo",
+                                     "modules": [1], "provinces": ["ID-BA"]})
+        held = scheduling.schedule_workshop({
+            "module": 1, "venue_id": "ven-blk", "trainer_ids": ["trn-made"],
+            "partner_id": "bedo", "capacity_enterprises": 5, "capacity_seats": 20,
+            "days": [MONDAY, TUESDAY]})
+        for n in (60, 61):
+            publisher.publish_event(registry.build("enrollment_accepted", {
+                **json.loads(json.dumps(accepted(n)["payload"])),
+                "enterprise": {**accepted(n)["payload"]["enterprise"], "province": "ID-BA"}},
+                producer="enrollment"))
+        wait_until(lambda: scheduling.get_workshop(held["workshop_id"])[
+            "enterprises_registered"] == 2, what="both teams placed")
+        with pytest.raises(Refused) as refused:  # the workshop has not happened yet
+            scheduling.record_attendance(held["workshop_id"], {"records": [
+                {"participant_id": "p-60-0", "day": MONDAY, "status": "present"}]})
+        assert "has not come yet" in refused.value.errors["records[0].day"][0]
+    today_container.stop()
+
+    # the same service, its clock run past the workshop (a rehearsal environment)
+    ahead = (date.fromisoformat(TUESDAY) - date.today()).days + 1
+    later = container_factory(SchedulingService, {**config, "SCORE_CLOCK_OFFSET_DAYS": ahead})
+    later.start()
+    with ClusterRpcProxy(config, timeout=30) as cluster:
+        scheduling = cluster.scheduling
+        with pytest.raises(Refused) as refused:
+            scheduling.record_attendance(held["workshop_id"], {"records": [
+                {"participant_id": "p-60-0", "day": MONDAY, "status": "present"},
+                {"participant_id": "p-99-0", "day": MONDAY, "status": "present"},
+                {"participant_id": "p-60-1", "day": "2027-03-24", "status": "present"}]})
+        errors = refused.value.errors
+        assert errors["records[1].participant_id"] == [
+            f"p-99-0 is not registered in {held['workshop_id']}"]
+        assert "not a day of this workshop" in errors["records[2].day"][0]
+        assert "records[0].day" not in errors and "records[0].participant_id" not in errors
+        with pytest.raises(Refused) as refused:
+            scheduling.record_attendance(held["workshop_id"], {"records": [
+                {"participant_id": "p-60-1", "day": MONDAY, "status": "asleep"}]})
+        assert list(refused.value.errors) == ["records[0].status"]
+        assert scheduling.get_workshop(held["workshop_id"])["attendance"] == {}  # all or none
+
+        everyone_present = [{"participant_id": f"p-{n}-{i}", "day": day, "status": "present"}
+                            for n in (60, 61) for i in (0, 1) for day in (MONDAY, TUESDAY)]
+        first_day = [r for r in everyone_present if r["day"] == MONDAY]
+        assert scheduling.record_attendance(held["workshop_id"], {
+            "records": first_day})["status"] == "planned"
+        second_day = [r if r["participant_id"] != "p-61-1" else {**r, "status": "absent"}
+                      for r in everyone_present if r["day"] == TUESDAY]
+        done = scheduling.record_attendance(held["workshop_id"], {"records": second_day})
+        assert done["status"] == "completed"
+        with pytest.raises(Refused) as refused:
+            scheduling.reschedule_workshop(held["workshop_id"], {
+                "days": ["2027-03-29", "2027-03-30"], "reason": "too late"})
+        assert "is completed" in refused.value.errors["workshop_id"][0]
+    [completed] = wait_until(lambda: events_of(config, "workshop_completed") or None,
+                             what="workshop_completed")
+    teams = {t["enrollment_id"]: t for t in completed["payload"]["teams"]}
+    assert teams["enr-0060"]["qualified"] is True
+    assert teams["enr-0061"]["qualified"] is False
+    assert "no worker attended both days" in teams["enr-0061"]["reason"]
+    assert f"absent on {TUESDAY}" in teams["enr-0061"]["reason"]
+    assert teams["enr-0061"]["attendance"]["p-61-1"] == {MONDAY: "present", TUESDAY: "absent"}
+
+
+def test_calendars_show_local_times_and_follow_changes(calendar):
+    _, scheduling = calendar
+    kept = scheduling.schedule_workshop(workshop())
+    moved = scheduling.schedule_workshop(workshop(venue_id="ven-blk-bekasi",
+                                                  days=["2027-03-29", "2027-03-30"]))
+    scheduling.reschedule_workshop(moved["workshop_id"], {
+        "days": ["2027-03-31", "2027-04-01"], "reason": "the trainer asked"})
+    dropped = scheduling.schedule_workshop(workshop(days=["2027-04-05", "2027-04-06"]))
+    scheduling.cancel_workshop(dropped["workshop_id"], {"reason": "too few enterprises"})
+
+    own = icalendar.Calendar.from_ical(scheduling.workshop_calendar(kept["workshop_id"]))
+    [first, second] = sorted(own.walk("VEVENT"), key=lambda e: e.decoded("dtstart"))
+    start = first.decoded("dtstart")
+    assert (start.hour, str(start.tzinfo)) == (8, "Asia/Jakarta")
+    assert start.astimezone(timezone.utc).hour == 1
+    assert str(first["summary"]).startswith("SCORE module 1: Workplace Cooperation (day 1 of 2)")
+    assert "BLK Jakarta Timur" in str(first["location"])
+    assert [tz["tzid"] for tz in own.walk("VTIMEZONE")] == ["Asia/Jakarta"]
+
+    siti = icalendar.Calendar.from_ical(scheduling.trainer_calendar("trn-siti"))
+    by_uid = {str(e["uid"]): e for e in siti.walk("VEVENT")}
+    assert len(by_uid) == 6  # two days of each of three workshops
+    rescheduled = by_uid[f"{moved['workshop_id']}-day1@score.ilo.org"]
+    assert rescheduled.decoded("dtstart").date() == date(2027, 3, 31)
+    assert int(rescheduled["sequence"]) == 1
+    assert str(by_uid[f"{dropped['workshop_id']}-day1@score.ilo.org"]["status"]) == "CANCELLED"
