@@ -85,7 +85,7 @@ def test_a_partner_enrollment_reaches_every_service(system, servers):
     enrollment_db = database(envs["enrollment"])
     enrollment = wait_until(lambda: enrollment_db.enrollments.find_one(
         {"partner_message_id": message_id}), what="the enrollment")
-    assert enrollment["status"] == "accepted" and enrollment["module"] == 1
+    assert enrollment["module"] == 1
     assert enrollment_db.enterprises.count_documents({"registration_number": "8120001234567"}) == 1
 
     registration = wait_until(lambda: database(envs["scheduling"]).registrations.find_one(
@@ -103,10 +103,14 @@ def test_a_partner_enrollment_reaches_every_service(system, servers):
     wait_until(lambda: reporting.enrollment_facts.count_documents({"_id": enrollment["_id"]}),
                what="the enrollment counted")
     # reporting keeps every event of the chain, all under the partner's correlation id
-    wait_until(lambda: reporting.events.count_documents({"correlation_id": message_id}) == 3,
-               what="three events recorded")
+    wait_until(lambda: reporting.events.count_documents({"correlation_id": message_id}) == 4,
+               what="four events recorded")
     assert {e["event_type"] for e in reporting.events.find({"correlation_id": message_id})} == {
-        "enrollment_accepted", "participant_registered", "reminders_planned"}
+        "enrollment_accepted", "participant_registered", "reminders_planned",
+        "enrollment_status_changed"}
+    # the placement moved the enrollment on: the partner sees it in training
+    wait_until(lambda: enrollment_db.enrollments.find_one(
+        {"_id": enrollment["_id"]})["status"] == "in_training", what="in training")
 
     # each service wrote only its own database
     assert "enrollments" not in database(envs["scheduling"]).list_collection_names()

@@ -1,6 +1,7 @@
 """The enrollment service: partner intake, the enterprise registry and the enrollment lifecycle.
 
-Accepts: partner submissions on <ns>.enrollment.intake (from the exchange
+Accepts: participant_registered, participant_waitlisted, workshop_completed (the enrollment's
+status follows its placement); partner submissions on <ns>.enrollment.intake (from the exchange
 <ns>.partner.submissions, routing key submission.<partner>, the partner proven by the broker's
 validated user_id) and over HTTP (/partner/v1, per-partner API keys); RPC commands from staff
 and the edge.
@@ -21,10 +22,10 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.web.handlers import http
 
-from score_common.envelope import ContractViolation
+from score_common.envelope import ContractViolation, Event
 from score_common.http import bearer_token, json_response, problem, read_body
 from score_common.messaging.consumer import (
-    IncomingMessage, TopologyDeclarer, inbound_batch_consumer,
+    IncomingMessage, TopologyDeclarer, event_handler, inbound_batch_consumer,
 )
 from score_common.messaging.publisher import Outgoing
 from score_common.messaging.outbox import Outbox
@@ -365,6 +366,40 @@ class EnrollmentService(ScoreService):
             limit=limit, offset=offset)
         return {"total": total, "limit": limit, "offset": offset,
                 "items": EnrollmentSchema(many=True).dump(page)}
+
+    # -- the lifecycle follows scheduling ---------------------------------------------------------
+    @event_handler
+    def handle_participant_registered(self, event: Event):
+        workshop = event.payload["workshop"]
+        return self._follow(event.payload["enrollment_id"], "in_training",
+                            f"registered in workshop {workshop['workshop_id']} ("
+                            + ", ".join(str(day) for day in workshop["days"]) + ")")
+
+    @event_handler
+    def handle_participant_waitlisted(self, event: Event):
+        return self._follow(event.payload["enrollment_id"], "waitlisted",
+                            event.payload["reason"])
+
+    @event_handler
+    def handle_workshop_completed(self, event: Event):
+        workshop = event.payload
+        if workshop["kind"] != "module":
+            return []
+        return [self._follow(team["enrollment_id"], "coaching",
+                             f"attended workshop {workshop['workshop_id']}: {team['reason']}")
+                for team in workshop["teams"] if team["qualified"]]
+
+    def _follow(self, enrollment_id: str, status: str, reason: str) -> str | None:
+        """Move the enrollment as scheduling says; an enrollment that has moved on (withdrawn
+        meanwhile, or already further) stays as it is."""
+        try:
+            return self._change_status(enrollment_id, status, reason, "scheduling")["status"]
+        except domain.InvalidTransition as exc:
+            log.info("enrollment %s stays: %s", enrollment_id, exc)
+            return None
+        except Enrollment.DoesNotExist:
+            log.warning("scheduling placed %s, which this service does not know", enrollment_id)
+            return None
 
     @rpc
     def change_status(self, enrollment_id: str, status: str, reason: str | None = None,

@@ -41,6 +41,12 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("scheduling", "handle_enrollment_accepted", ("enrollment.enrollment_accepted",)),
     Subscription("scheduling", "handle_enrollment_status_changed",
                  ("enrollment.enrollment_status_changed",)),
+    # The enrollment's status follows its placement: waiting, in training, on to coaching.
+    Subscription("enrollment", "handle_participant_registered",
+                 ("scheduling.participant_registered",)),
+    Subscription("enrollment", "handle_participant_waitlisted",
+                 ("scheduling.participant_waitlisted",)),
+    Subscription("enrollment", "handle_workshop_completed", ("scheduling.workshop_completed",)),
     Subscription("notifications", "handle_participant_registered",
                  ("scheduling.participant_registered",)),
     # Reporting builds its read models from every event the platform emits.

@@ -13,6 +13,10 @@ import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from score_common.broker_admin import BrokerAdmin
+from score_common.contracts import registry
+from score_common.contracts.scheduling import (
+    SAMPLE_PARTICIPANT_REGISTERED, SAMPLE_PARTICIPANT_WAITLISTED, SAMPLE_WORKSHOP_COMPLETED,
+)
 from score_common.messaging.topology import Topology
 from score_common.testing import drain_queue, queue_depth, wait_until
 from score_enrollment.examples import BAD_INPUTS, bad_body, valid_submission
@@ -425,3 +429,36 @@ def test_a_burst_with_repeats_and_rivals_is_answered_like_one_message_at_a_time(
     with rpc(platform.config) as cluster:
         listed = cluster.enrollment.list_enrollments(partner_id=bedo.code, limit=100)
     assert listed["total"] == len(plain) + 1 + 1
+
+
+def test_the_status_follows_placement_and_attendance(platform, publisher):
+    bedo = platform.partner()
+    kept = bedo.submit(valid_submission(nib()))["enrollment_id"]
+    gone = bedo.submit(valid_submission(nib()))["enrollment_id"]
+    with rpc(platform.config) as cluster:
+        cluster.enrollment.change_status(gone, "withdrawn", "closed", "partner:" + bedo.code)
+
+    def scheduling_says(event_type, payload):
+        publisher.publish_event(registry.build(event_type, payload, producer="scheduling"))
+
+    def status(enrollment_id):
+        with rpc(platform.config) as cluster:
+            return cluster.enrollment.get_enrollment(enrollment_id)["status"]
+
+    waitlisted = {**SAMPLE_PARTICIPANT_WAITLISTED, "enrollment_id": kept}
+    scheduling_says("participant_waitlisted", waitlisted)
+    wait_until(lambda: status(kept) == "waitlisted", what="waitlisted")
+    for enrollment_id in (kept, gone):
+        scheduling_says("participant_registered", {**SAMPLE_PARTICIPANT_REGISTERED,
+                                                   "enrollment_id": enrollment_id})
+    wait_until(lambda: status(kept) == "in_training", what="in training")
+    team = SAMPLE_WORKSHOP_COMPLETED["teams"][0]
+    scheduling_says("workshop_completed", {**SAMPLE_WORKSHOP_COMPLETED, "teams": [
+        {**team, "enrollment_id": kept},
+        {**team, "enrollment_id": gone, "qualified": False, "reason": "no worker attended"}]})
+    wait_until(lambda: status(kept) == "coaching", what="on to coaching")
+    assert status(gone) == "withdrawn"  # a withdrawal is final, whatever scheduling says later
+    with rpc(platform.config) as cluster:
+        history = cluster.enrollment.get_enrollment(kept)["history"]
+    assert [h["status"] for h in history][-3:] == ["waitlisted", "in_training", "coaching"]
+    assert "ws-0001" in history[-2]["reason"]
