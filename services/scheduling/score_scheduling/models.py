@@ -119,3 +119,13 @@ class Waiting(me.Document):
     team_size = me.IntField(required=True)
     preferred_period = me.DictField()
     since = me.DateTimeField(required=True)
+
+
+class VisitConflict(VersionedDocument):
+    """A coaching visit that fell on a day its trainer was already booked: reported once."""
+
+    meta = {"db_alias": ALIAS, "collection": "visit_conflicts"}
+
+    id = me.StringField(primary_key=True)
+    visit_id = me.StringField(required=True)
+    held_by = me.StringField(required=True)

@@ -1,11 +1,13 @@
 """The scheduling service: trainers, venues, workshops, seats and the waiting list.
 
 Accepts: enrollment_accepted (an enrollment to place), enrollment_status_changed (a withdrawal
-frees seats); RPC commands from staff and the edge.
+frees seats), visit_scheduled and visit_cancelled (coaching takes and frees trainers' days);
+RPC commands from staff and the edge.
 Emits: workshop_scheduled, workshop_rescheduled, workshop_cancelled, workshop_completed (with
 each team's attendance and whether it qualifies for coaching); participant_registered (an
 enrollment holds seats in a workshop); participant_waitlisted (it waits, in order of arrival,
-for a workshop with room); registration_cancelled.
+for a workshop with room); registration_cancelled; visit_conflict (a visit on a day its
+trainer is already booked).
 Fails with: Refused (each offending field and why) for a command it will not carry out.
 """
 from __future__ import annotations
@@ -24,7 +26,9 @@ from score_common.messaging.outbox import Outbox
 from score_common.service import ScoreService
 from score_common.store import MongoStore, utcnow
 from score_scheduling import calendars, domain
-from score_scheduling.models import Booking, Registration, Trainer, Venue, Waiting, Workshop
+from score_scheduling.models import (
+    Booking, Registration, Trainer, Venue, VisitConflict, Waiting, Workshop,
+)
 from score_scheduling.schemas import (
     AttendanceCommand, CancelCommand, RegistrationSchema, RescheduleCommand, TrainerCommand, TrainerSchema,
     VenueCommand, VenueSchema, WorkshopCommand, WorkshopSchema, load,
@@ -55,8 +59,8 @@ def _as_date(value) -> date:
 class SchedulingService(ScoreService):
     name = "scheduling"
     store: SchedulingRepository = MongoStore(SchedulingRepository, documents=[
-        Trainer, Venue, Workshop, Booking, Registration, Waiting])
-    outbox = Outbox(Workshop, Registration)
+        Trainer, Venue, Workshop, Booking, Registration, Waiting, VisitConflict])
+    outbox = Outbox(Workshop, Registration, VisitConflict)
     clock = Clock()
 
     # -- trainers and venues ---------------------------------------------------------------------
@@ -590,6 +594,34 @@ class SchedulingService(ScoreService):
             if workshop.status == "planned":
                 self._promote(workshop)
         return registration_id
+
+    # -- coaching visits -------------------------------------------------------------------------
+    @event_handler
+    def handle_visit_scheduled(self, event: Event):
+        """Book the trainer's day for the visit; a day already taken is reported back."""
+        visit = event.payload
+        day = _as_date(visit["day"])
+        clashes = self.store.book(visit["visit_id"], "visit", [visit["trainer_id"]], [day],
+                                  domain.booking_id)
+        if not clashes:
+            return "booked"
+        [holder] = clashes.values()
+        conflict = VisitConflict(id=f"conflict-{visit['visit_id']}-{day.isoformat()}",
+                                 visit_id=visit["visit_id"], held_by=holder)
+        self.outbox.record(conflict, "visit_conflict", {
+            "visit_id": visit["visit_id"], "trainer_id": visit["trainer_id"], "day": day,
+            "held_by": holder,
+            "reason": f"{visit['trainer_id']} is already booked on {day.isoformat()} "
+                      f"({holder})"})
+        if not self.store.insert_many([conflict]):
+            self.outbox.publish(conflict)
+        return "conflict"
+
+    @event_handler
+    def handle_visit_cancelled(self, event: Event):
+        visit = event.payload
+        self.store.release([domain.booking_id(visit["trainer_id"], _as_date(visit["day"]))],
+                           visit["visit_id"])
 
     # -- calendars -------------------------------------------------------------------------------
     @rpc

@@ -8,6 +8,8 @@ from score_common.envelope import EventRegistry
 registry = EventRegistry()
 
 # Registration happens on import of each producer's module.
-from score_common.contracts import enrollment, scheduling, notifications  # noqa: E402,F401
+from score_common.contracts import (  # noqa: E402,F401
+    coaching, enrollment, notifications, scheduling,
+)
 
 __all__ = ["registry"]

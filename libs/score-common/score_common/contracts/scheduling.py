@@ -228,3 +228,21 @@ class WorkshopCompletedV1(PayloadSchema):
     trainer_ids = fields.List(fields.String(), required=True)
     partner_id = fields.String(required=True)
     teams = fields.List(fields.Nested(TeamOutcomeSchema), required=True)
+
+
+SAMPLE_VISIT_CONFLICT = {
+    "visit_id": "vis-enr-0001-1", "trainer_id": "trn-siti", "day": "2027-04-19",
+    "held_by": "ws-m2-id-jk-20270419-c3d4",
+    "reason": "trn-siti teaches workshop ws-m2-id-jk-20270419-c3d4 on 2027-04-19",
+}
+
+
+@registry.register(PRODUCER, "visit_conflict", 1, SAMPLE_VISIT_CONFLICT)
+class VisitConflictV1(PayloadSchema):
+    """A visit falls on a day its trainer is already booked: coaching must move it."""
+
+    visit_id = fields.String(required=True)
+    trainer_id = fields.String(required=True)
+    day = fields.Date(required=True)
+    held_by = fields.String(required=True)
+    reason = fields.String(required=True)

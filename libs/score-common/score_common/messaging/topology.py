@@ -41,6 +41,9 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("scheduling", "handle_enrollment_accepted", ("enrollment.enrollment_accepted",)),
     Subscription("scheduling", "handle_enrollment_status_changed",
                  ("enrollment.enrollment_status_changed",)),
+    # A trainer's visit days are booked like workshop days, so neither double-books the other.
+    Subscription("scheduling", "handle_visit_scheduled", ("coaching.visit_scheduled",)),
+    Subscription("scheduling", "handle_visit_cancelled", ("coaching.visit_cancelled",)),
     # The enrollment's status follows its placement: waiting, in training, on to coaching.
     Subscription("enrollment", "handle_participant_registered",
                  ("scheduling.participant_registered",)),

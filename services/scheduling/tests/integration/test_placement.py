@@ -9,6 +9,7 @@ import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from score_common.contracts import registry
+from score_common.contracts.coaching import SAMPLE_VISIT_CANCELLED, SAMPLE_VISIT_SCHEDULED
 from score_common.contracts.enrollment import SAMPLE_ENROLLMENT_ACCEPTED
 from score_common.errors import Refused
 from score_common.testing import drain_queue, queue_depth, wait_until
@@ -377,3 +378,34 @@ def test_calendars_show_local_times_and_follow_changes(calendar):
     assert rescheduled.decoded("dtstart").date() == date(2027, 3, 31)
     assert int(rescheduled["sequence"]) == 1
     assert str(by_uid[f"{dropped['workshop_id']}-day1@score.ilo.org"]["status"]) == "CANCELLED"
+
+
+def test_visits_and_workshops_never_double_book_a_trainer(calendar, publisher):
+    config, scheduling = calendar
+
+    def coaching_says(event_type, **changes):
+        publisher.publish_event(registry.build(event_type, {
+            **(SAMPLE_VISIT_SCHEDULED if event_type == "visit_scheduled"
+               else SAMPLE_VISIT_CANCELLED), **changes}, producer="coaching"))
+
+    bookings = pymongo.MongoClient(config["MONGODB_URI"])[config["MONGODB_DATABASE"]].bookings
+    coaching_says("visit_scheduled", visit_id="vis-a", day="2027-03-29")
+    wait_until(lambda: bookings.find_one({"_id": "trn-siti:2027-03-29"}),
+               what="the visit's day booked")
+    with pytest.raises(Refused) as refused:
+        scheduling.schedule_workshop(workshop(days=["2027-03-29", "2027-03-30"]))
+    assert refused.value.errors == {
+        "trainer_ids[0]": ["trn-siti is already booked on 2027-03-29 (vis-a)"]}
+
+    taken = scheduling.schedule_workshop(workshop())  # Monday and Tuesday the 22nd-23rd
+    coaching_says("visit_scheduled", visit_id="vis-b", day=TUESDAY)
+    [conflict] = wait_until(lambda: events_of(config, "visit_conflict") or None,
+                            what="visit_conflict")
+    assert conflict["payload"]["visit_id"] == "vis-b"
+    assert conflict["payload"]["held_by"] == taken["workshop_id"]
+
+    coaching_says("visit_cancelled", visit_id="vis-a", day="2027-03-29")
+    wait_until(lambda: bookings.find_one({"_id": "trn-siti:2027-03-29"}) is None,
+               what="the visit's day freed")
+    assert scheduling.schedule_workshop(workshop(days=["2027-03-29", "2027-03-30"]))[
+        "status"] == "planned"
