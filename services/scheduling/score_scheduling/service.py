@@ -330,17 +330,7 @@ class SchedulingService(ScoreService):
                 and registration.status == "registered"
             if not moved["now"]:
                 return False
-            registration.status = "waitlisted"
-            registration.workshop_id = None
-            registration.waitlisted_at = registration.waitlisted_at or utcnow()
-            registration.history.append({"status": "waitlisted", "at": utcnow(),
-                                         "reason": reason})
-            self.outbox.record(registration, "participant_waitlisted", {
-                "registration_id": registration.pk,
-                "enrollment_id": registration.enrollment_id,
-                "enterprise_id": registration.enterprise_id,
-                "partner_id": registration.partner_id, "module": registration.module,
-                "province": registration.province, "reason": reason})
+            self._waitlisted(registration, reason)
 
         registration = self.store.update(Registration, registration_id, unplace)
         if moved["now"]:
@@ -422,15 +412,7 @@ class SchedulingService(ScoreService):
         if workshop is not None:
             self._registered(registration, workshop)
         else:
-            registration.status = "waitlisted"
-            registration.waitlisted_at = utcnow()
-            registration.history.append({"status": "waitlisted", "at": utcnow()})
-            self.outbox.record(registration, "participant_waitlisted", {
-                "registration_id": registration_id,
-                "enrollment_id": registration.enrollment_id,
-                "enterprise_id": registration.enterprise_id,
-                "partner_id": registration.partner_id, "module": registration.module,
-                "province": registration.province, "reason": self._why_waiting(registration)})
+            self._waitlisted(registration, self._why_waiting(registration))
         if self.store.insert_many([registration]):
             return registration_id  # placed by a concurrent delivery of the same event
         self.outbox.publish(registration)
@@ -438,19 +420,31 @@ class SchedulingService(ScoreService):
             self._wait(registration)
         return registration_id
 
+    @staticmethod
+    def _about(registration: Registration) -> dict:
+        """What every event about a registration says of it."""
+        return {"registration_id": registration.pk,
+                "enrollment_id": registration.enrollment_id,
+                "enterprise_id": registration.enterprise_id,
+                "partner_id": registration.partner_id}
+
     def _registered(self, registration: Registration, workshop: Workshop) -> None:
         registration.status = "registered"
         registration.workshop_id = workshop.pk
         registration.history.append({"status": "registered", "at": utcnow(),
                                      "workshop_id": workshop.pk})
         self.outbox.record(registration, "participant_registered", {
-            "registration_id": registration.pk,
-            "enrollment_id": registration.enrollment_id,
-            "enterprise_id": registration.enterprise_id,
-            "partner_id": registration.partner_id,
-            "workshop": workshop_ref(workshop),
-            "participants": registration.participants,
-        })
+            **self._about(registration), "workshop": workshop_ref(workshop),
+            "participants": registration.participants})
+
+    def _waitlisted(self, registration: Registration, reason: str) -> None:
+        registration.status = "waitlisted"
+        registration.workshop_id = None
+        registration.waitlisted_at = registration.waitlisted_at or utcnow()
+        registration.history.append({"status": "waitlisted", "at": utcnow(), "reason": reason})
+        self.outbox.record(registration, "participant_waitlisted", {
+            **self._about(registration), "module": registration.module,
+            "province": registration.province, "reason": reason})
 
     @staticmethod
     def _period(registration: Registration) -> tuple[date, date]:
@@ -576,11 +570,8 @@ class SchedulingService(ScoreService):
             registration.history.append({"status": "cancelled", "at": utcnow(),
                                          "reason": reason})
             self.outbox.record(registration, "registration_cancelled", {
-                "registration_id": registration.pk,
-                "enrollment_id": registration.enrollment_id,
-                "enterprise_id": registration.enterprise_id,
-                "partner_id": registration.partner_id,
-                "workshop_id": registration.workshop_id, "reason": reason})
+                **self._about(registration), "workshop_id": registration.workshop_id,
+                "reason": reason})
 
         if self.store.registration(registration_id) is None:
             return None  # never placed (or not yet): nothing holds seats
