@@ -18,6 +18,15 @@ class WorkshopRefSchema(PayloadSchema):
     status = fields.String(required=True)
 
 
+class RegistrationRefSchema(PayloadSchema):
+    """Which team an event is about: every registration event starts with these."""
+
+    registration_id = fields.String(required=True)
+    enrollment_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    partner_id = fields.String(required=True)
+
+
 SAMPLE_PARTICIPANT_REGISTERED = {
     "registration_id": "reg-0001",
     "enrollment_id": "enr-0001",
@@ -36,13 +45,9 @@ SAMPLE_PARTICIPANT_REGISTERED = {
 
 
 @registry.register(PRODUCER, "participant_registered", 1, SAMPLE_PARTICIPANT_REGISTERED)
-class ParticipantRegisteredV1(PayloadSchema):
+class ParticipantRegisteredV1(RegistrationRefSchema):
     """An enrollment's team holds seats in a workshop."""
 
-    registration_id = fields.String(required=True)
-    enrollment_id = fields.String(required=True)
-    enterprise_id = fields.String(required=True)
-    partner_id = fields.String(required=True)
     workshop = fields.Nested(WorkshopRefSchema, required=True)
     participants = fields.List(fields.Nested(ParticipantSchema), required=True)
 
@@ -96,23 +101,15 @@ SAMPLE_PARTICIPANT_WAITLISTED = {
 
 
 @registry.register(PRODUCER, "participant_waitlisted", 1, SAMPLE_PARTICIPANT_WAITLISTED)
-class ParticipantWaitlistedV1(PayloadSchema):
+class ParticipantWaitlistedV1(RegistrationRefSchema):
     """An enrollment waits for a seat; it is placed, in order of arrival, when one opens."""
 
-    registration_id = fields.String(required=True)
-    enrollment_id = fields.String(required=True)
-    enterprise_id = fields.String(required=True)
-    partner_id = fields.String(required=True)
     module = module_field(required=True)
     province = province_field(required=True)
     reason = fields.String(required=True)
 
 
-class HolderSchema(PayloadSchema):
-    registration_id = fields.String(required=True)
-    enrollment_id = fields.String(required=True)
-    enterprise_id = fields.String(required=True)
-    partner_id = fields.String(required=True)
+class HolderSchema(RegistrationRefSchema):
     participants = fields.List(fields.Nested(ParticipantSchema), required=True)
 
 
@@ -176,25 +173,16 @@ SAMPLE_REGISTRATION_CANCELLED = {
 
 
 @registry.register(PRODUCER, "registration_cancelled", 1, SAMPLE_REGISTRATION_CANCELLED)
-class RegistrationCancelledV1(PayloadSchema):
+class RegistrationCancelledV1(RegistrationRefSchema):
     """A team no longer holds (or waits for) seats: its enrollment was withdrawn."""
 
-    registration_id = fields.String(required=True)
-    enrollment_id = fields.String(required=True)
-    enterprise_id = fields.String(required=True)
-    partner_id = fields.String(required=True)
     workshop_id = fields.String(allow_none=True, load_default=None)
     reason = fields.String(required=True)
 
 
-class TeamOutcomeSchema(PayloadSchema):
-    registration_id = fields.String(required=True)
-    enrollment_id = fields.String(required=True)
-    enterprise_id = fields.String(required=True)
-    partner_id = fields.String(required=True)
+class TeamOutcomeSchema(HolderSchema):
     qualified = fields.Boolean(required=True)
     reason = fields.String(required=True)
-    participants = fields.List(fields.Nested(ParticipantSchema), required=True)
     # participant id -> {ISO day: present | absent | excused}
     attendance = fields.Dict(keys=fields.String(), values=fields.Dict(
         keys=fields.String(), values=fields.String(
