@@ -12,6 +12,27 @@ from score_common.indonesia import is_working_day
 
 DEFAULT_VISITS = 3
 DEFAULT_SPACING = timedelta(weeks=3)
+# Visits and weeks between them, per module; programme variants may set their own.
+VISIT_RHYTHM: dict[int, tuple[int, timedelta]] = {
+    1: (3, timedelta(weeks=3)),   # Workplace Cooperation: the 2010 pilot's three rounds
+    2: (3, timedelta(weeks=3)),
+    3: (3, timedelta(weeks=4)),   # cleaner production changes take longer to show
+    4: (3, timedelta(weeks=3)),
+    5: (3, timedelta(weeks=3)),
+}
+MAX_MOVES = 30  # working days a visit may be pushed on by conflicts before staff must step in
+
+
+def rhythm(module: int) -> tuple[int, timedelta]:
+    return VISIT_RHYTHM.get(module, (DEFAULT_VISITS, DEFAULT_SPACING))
+
+
+def plan_id(enrollment_id: str) -> str:
+    return f"plan-{enrollment_id}"
+
+
+def visit_id(enrollment_id: str, number: int) -> str:
+    return f"vis-{enrollment_id}-{number}"
 
 
 def next_working_day(day: date) -> date:

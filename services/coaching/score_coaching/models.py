@@ -7,10 +7,23 @@ ALIAS = "coaching"
 
 
 class VisitPlan(VersionedDocument):
+    """One enterprise's coaching after one module workshop: its visits, in order."""
+
     meta = {"db_alias": ALIAS, "collection": "visit_plans",
             "indexes": ["enterprise_id"]}
 
-    id = me.StringField(primary_key=True)  # one plan per registration
+    id = me.StringField(primary_key=True)  # plan-<enrollment id>
+    enrollment_id = me.StringField(required=True)
     enterprise_id = me.StringField(required=True)
+    partner_id = me.StringField(required=True)
+    registration_id = me.StringField()
+    workshop_id = me.StringField(required=True)
     module = me.IntField(required=True)
-    visit_dates = me.ListField(me.DateField())
+    province = me.StringField(required=True)
+    timezone = me.StringField()
+    trainer_id = me.StringField(required=True)
+    participants = me.ListField(me.DictField())
+    # [{visit_id, number, day (ISO), status: planned|done|cancelled, moves: [..]}]
+    visits = me.ListField(me.DictField())
+    status = me.StringField(required=True, default="active")
+    created_at = me.DateTimeField()

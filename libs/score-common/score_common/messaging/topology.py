@@ -50,6 +50,10 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("enrollment", "handle_participant_waitlisted",
                  ("scheduling.participant_waitlisted",)),
     Subscription("enrollment", "handle_workshop_completed", ("scheduling.workshop_completed",)),
+    # Coaching plans visits for the teams a workshop qualified, and moves a visit whose day
+    # its trainer already has.
+    Subscription("coaching", "handle_workshop_completed", ("scheduling.workshop_completed",)),
+    Subscription("coaching", "handle_visit_conflict", ("scheduling.visit_conflict",)),
     Subscription("notifications", "handle_participant_registered",
                  ("scheduling.participant_registered",)),
     # Reporting builds its read models from every event the platform emits.
