@@ -13,7 +13,7 @@ import logging
 import random
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import mongoengine
 from mongoengine.connection import get_db
@@ -37,6 +37,13 @@ def utcnow() -> datetime:
 def as_utc(value: datetime) -> datetime:
     """A stored time as an aware UTC datetime (naive ones were written as UTC)."""
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def as_date(value) -> date:
+    """A day as stored or sent (a date, a datetime from a DateField, or ISO text) as a date."""
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 class ConcurrencyConflict(Exception):

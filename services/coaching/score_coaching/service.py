@@ -6,7 +6,7 @@ Emits: visit_scheduled, visit_cancelled (scheduling books and frees the trainer'
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 
 from nameko.rpc import rpc
 
@@ -14,17 +14,11 @@ from score_common.envelope import Event
 from score_common.messaging.consumer import event_handler
 from score_common.messaging.outbox import Outbox
 from score_common.service import ScoreService
-from score_common.store import MongoStore, utcnow
+from score_common.store import MongoStore, as_date, utcnow
 from score_coaching import domain
 from score_coaching.models import VisitPlan
 from score_coaching.schemas import VisitPlanSchema
 from score_coaching.store import CoachingRepository
-
-
-def _as_date(value) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 class CoachingService(ScoreService):
@@ -39,7 +33,7 @@ class CoachingService(ScoreService):
         if workshop["kind"] != "module":
             return []
         count, spacing = domain.rhythm(workshop["module"])
-        last_day = max(_as_date(day) for day in workshop["days"])
+        last_day = max(as_date(day) for day in workshop["days"])
         plans = []
         for team in workshop["teams"]:
             if not team["qualified"]:
@@ -84,11 +78,11 @@ class CoachingService(ScoreService):
             visit = next((v for v in plan.visits if v["visit_id"] == conflict["visit_id"]),
                          None)
             if visit is None or visit["status"] != "planned" \
-                    or visit["day"] != _as_date(conflict["day"]).isoformat():
+                    or visit["day"] != as_date(conflict["day"]).isoformat():
                 return False  # already moved (a redelivery), or no longer planned
             if len(visit["moves"]) >= domain.MAX_MOVES:
                 return False  # staff must find a day by hand
-            old_day = _as_date(visit["day"])
+            old_day = as_date(visit["day"])
             new_day = domain.next_working_day(old_day + timedelta(days=1))
             visit["moves"] = [*visit["moves"], {"from": old_day.isoformat(),
                                                 "to": new_day.isoformat(),

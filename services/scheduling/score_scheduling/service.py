@@ -13,7 +13,7 @@ Fails with: Refused (each offending field and why) for a command it will not car
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 
 from nameko.rpc import rpc
 
@@ -24,7 +24,7 @@ from score_common.indonesia import PROVINCES
 from score_common.messaging.consumer import event_handler
 from score_common.messaging.outbox import Outbox
 from score_common.service import ScoreService
-from score_common.store import MongoStore, utcnow
+from score_common.store import MongoStore, as_date, utcnow
 from score_scheduling import calendars, domain
 from score_scheduling.models import (
     Booking, Registration, Trainer, Venue, VisitConflict, Waiting, Workshop,
@@ -46,14 +46,8 @@ def trainer_view(trainer: Trainer | None) -> domain.TrainerView | None:
         return None
     return domain.TrainerView(
         trainer.pk, trainer.name, tuple(trainer.modules), tuple(trainer.provinces),
-        tuple((_as_date(u["start"]), _as_date(u["end"]), u.get("reason", "unavailable"))
+        tuple((as_date(u["start"]), as_date(u["end"]), u.get("reason", "unavailable"))
               for u in trainer.unavailable), trainer.active)
-
-
-def _as_date(value) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 class SchedulingService(ScoreService):
@@ -406,7 +400,7 @@ class SchedulingService(ScoreService):
             enterprise_id=enrollment["enterprise"]["enterprise_id"],
             partner_id=enrollment["partner_id"], module=enrollment["module"],
             province=enrollment["enterprise"]["province"],
-            preferred_period={k: _as_date(v).isoformat() for k, v in period.items()},
+            preferred_period={k: as_date(v).isoformat() for k, v in period.items()},
             participants=enrollment["team"], history=[])
         workshop = self._reserve_any(registration)
         if workshop is not None:
@@ -591,7 +585,7 @@ class SchedulingService(ScoreService):
     def handle_visit_scheduled(self, event: Event):
         """Book the trainer's day for the visit; a day already taken is reported back."""
         visit = event.payload
-        day = _as_date(visit["day"])
+        day = as_date(visit["day"])
         clashes = self.store.book(visit["visit_id"], "visit", [visit["trainer_id"]], [day],
                                   domain.booking_id)
         if not clashes:
@@ -611,7 +605,7 @@ class SchedulingService(ScoreService):
     @event_handler
     def handle_visit_cancelled(self, event: Event):
         visit = event.payload
-        self.store.release([domain.booking_id(visit["trainer_id"], _as_date(visit["day"]))],
+        self.store.release([domain.booking_id(visit["trainer_id"], as_date(visit["day"]))],
                            visit["visit_id"])
 
     # -- calendars -------------------------------------------------------------------------------
