@@ -1,17 +1,12 @@
 """Scheduling's commands (what staff send) and replies, as marshmallow schemas."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from score_common.commands import Command
 from score_common.contracts.common import module_field, province_field
-from score_common.errors import Refused, field_errors
 from score_common.indonesia import PROVINCES
 from score_scheduling import domain
-
-
-class Command(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 def code_field(**kwargs):
@@ -94,14 +89,6 @@ class AttendanceCommand(Command):
 
 class CancelCommand(Command):
     reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
-
-
-def load(schema: Schema, data) -> dict:
-    """The command, or Refused naming each field."""
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise Refused(field_errors(exc.messages)) from None
 
 
 class TrainerSchema(Schema):

@@ -18,6 +18,7 @@ from datetime import date
 from nameko.rpc import rpc
 
 from score_common.clock import Clock
+from score_common.commands import load
 from score_common.envelope import Event
 from score_common.errors import NotFound, Refused
 from score_common.indonesia import PROVINCES
@@ -31,7 +32,7 @@ from score_scheduling.models import (
 )
 from score_scheduling.schemas import (
     AttendanceCommand, CancelCommand, RegistrationSchema, RescheduleCommand, TrainerCommand, TrainerSchema,
-    VenueCommand, VenueSchema, WorkshopCommand, WorkshopSchema, load,
+    VenueCommand, VenueSchema, WorkshopCommand, WorkshopSchema,
 )
 from score_scheduling.store import SchedulingRepository
 
