@@ -23,7 +23,13 @@ class VisitPlan(VersionedDocument):
     timezone = me.StringField()
     trainer_id = me.StringField(required=True)
     participants = me.ListField(me.DictField())
-    # [{visit_id, number, day (ISO), status: planned|done|cancelled, moves: [..]}]
+    # [{visit_id, number, day (ISO), status: planned|done, moves: [..], and once recorded:
+    #   check_in, check_out, attendees, findings, actions, attachments, measurements, flags,
+    #   signed_by, acknowledged_by}]
     visits = me.ListField(me.DictField())
+    baseline = me.DictField()  # kpi -> value, before the first improvements
+    baseline_on = me.StringField()
+    # every action agreed at a visit: [{action_id, description, owner, due, done, visit_id}]
+    actions = me.ListField(me.DictField())
     status = me.StringField(required=True, default="active")
     created_at = me.DateTimeField()

@@ -2,10 +2,12 @@
 import json
 from datetime import date
 
+import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from score_common.contracts import registry
 from score_common.contracts.scheduling import SAMPLE_WORKSHOP_COMPLETED
+from score_common.errors import Refused
 from score_common.indonesia import is_working_day
 from score_common.testing import drain_queue, wait_until
 from score_coaching.service import CoachingService
@@ -69,3 +71,74 @@ def test_a_qualified_team_gets_visits_on_working_days_and_a_conflict_moves_one(
     rebooked = wait_until(lambda: [json.loads(m.body)["payload"] for m in drain_queue(
         config["AMQP_URI"], bookings)] or None, what="the new day asked for")
     assert [v["day"] for v in rebooked] == [new_day.isoformat()]
+
+
+def record(visit, **changes):
+    day = visit["day"]
+    return {"check_in": f"{day}T02:00:00+00:00", "check_out": f"{day}T05:30:00+00:00",
+            "attendees": [{"name": "Budi Santoso", "role": "manager"},
+                          {"name": "Siti Rahayu", "role": "worker"}],
+            "findings": ["scrap bins overflow at line 2"],
+            "trainer_signed": True, "acknowledged_by": {"name": "Budi Santoso"}, **changes}
+
+
+def test_visits_are_recorded_in_order_and_the_final_one_reports_every_indicator(
+        start_service, publisher):
+    # the service's clock is past the visits (2027), as in a rehearsal
+    config = start_service(CoachingService, SCORE_CLOCK_OFFSET_DAYS=400)
+    publisher.publish_event(completed_workshop())
+    with ClusterRpcProxy(config) as cluster:
+        coaching = cluster.coaching
+        plan = wait_until(lambda: coaching.get_visit_plan("plan-enr-0001"), what="the plan")
+        first, second, final = plan["visits"]
+
+        def refused(visit, command, trainer="trn-siti"):
+            try:
+                coaching.record_visit(visit["visit_id"], command, trainer)
+            except Refused as exc:
+                return exc.errors
+            raise AssertionError("the record was taken")
+
+        assert "not recorded yet" in refused(second, record(second))["visit_id"][0]
+        assert refused(first, record(first), trainer="trn-agus") == {
+            "trainer_id": [f"{first['visit_id']} is trn-siti's visit, not trn-agus's"]}
+        errors = refused(first, record(first, measurements={"happiness": 9,
+                                                            "defect_rate": 140}))
+        assert "unknown indicator 'happiness'" in errors["measurements.happiness"][0]
+        assert "out of range" in errors["measurements.defect_rate"][0]
+        assert refused(first, record(first, trainer_signed=False))["trainer_signed"]
+        assert "must be after" in refused(first, record(
+            first, check_out=f"{first['day']}T01:00:00+00:00"))["check_out"][0]
+
+        taken = coaching.record_visit(first["visit_id"], record(first, actions=[
+            {"description": "5S in the paint shop", "owner": "Budi", "due": first["day"]},
+            {"description": "daily line meeting", "owner": "Siti", "due": first["day"]}],
+            measurements={"defect_rate": 7.5}), "trn-siti")
+        assert taken["visits"][0]["status"] == "done"
+        assert refused(first, record(first))["visit_id"] == [
+            f"{first['visit_id']} is already recorded"]
+        assert "not an open action" in refused(second, record(
+            second, actions_done=["vis-nope-a1"]))["actions_done[0]"][0]
+        coaching.record_visit(second["visit_id"], record(
+            second, actions_done=[f"{first['visit_id']}-a1"]), "trn-siti")
+
+        assert "needs a baseline" in refused(final, record(final))["baseline"][0]
+        coaching.record_baseline("plan-enr-0001", {"measured_on": "2027-03-24", "measurements": {
+            "defect_rate": 8.0, "productivity": 40, "absenteeism": 6}})
+        assert "missing" in refused(final, record(final, measurements={"defect_rate": 5.0}))[
+            "measurements.productivity"][0]
+        done = coaching.record_visit(final["visit_id"], record(final, measurements={
+            "defect_rate": 5.0, "productivity": 260, "absenteeism": 6}), "trn-siti")
+        assert done["status"] == "completed"
+
+    reporting = f"{config['SCORE_NAMESPACE']}.reporting.handle_platform_event"
+    [outcome] = wait_until(lambda: [e for e in (json.loads(m.body) for m in drain_queue(
+        config["AMQP_URI"], reporting)) if e["event_type"] == "coaching_completed"] or None,
+        what="coaching_completed")
+    kpis = {k["kpi"]: k for k in outcome["payload"]["kpis"]}
+    assert kpis["defect_rate"]["improvement"] == pytest.approx(0.375)
+    assert kpis["defect_rate"]["improved"] is True and kpis["defect_rate"]["flag"] is None
+    assert kpis["absenteeism"]["improved"] is False
+    assert "checked before it counts" in kpis["productivity"]["flag"]  # 40 -> 260
+    actions = {a["description"]: a["done"] for a in outcome["payload"]["actions"]}
+    assert actions == {"5S in the paint shop": True, "daily line meeting": False}
