@@ -35,15 +35,22 @@ def first_two_working_days(start: date) -> list[date]:
         day = following
 
 
-def check_days(days: list[date], today: date) -> dict[str, list[str]]:
-    """A module workshop's days: two, consecutive, both working days, not in the past."""
+WORKSHOP_DAYS = {"module": 2, "results": 1}
+
+
+def check_days(days: list[date], today: date, kind: str = "module") -> dict[str, list[str]]:
+    """A workshop's days: two consecutive ones for a module (one for a results workshop),
+    each a working day, none in the past."""
     errors: dict[str, list[str]] = {}
-    if len(days) != 2:
-        return {"days": [f"a workshop is two days, got {len(days)}"]}
-    first, second = days
-    if second != first + timedelta(days=1):
-        errors["days"] = [f"the second day must follow the first: {first.isoformat()} then "
-                          f"{(first + timedelta(days=1)).isoformat()}, got {second.isoformat()}"]
+    length = WORKSHOP_DAYS[kind]
+    if len(days) != length:
+        return {"days": [f"a {kind} workshop is {length} day{'s' if length > 1 else ''}, "
+                         f"got {len(days)}"]}
+    for first, second in zip(days, days[1:]):
+        if second != first + timedelta(days=1):
+            errors["days"] = [f"the second day must follow the first: {first.isoformat()} "
+                              f"then {(first + timedelta(days=1)).isoformat()}, got "
+                              f"{second.isoformat()}"]
     for index, day in enumerate(days):
         reason = why_not_a_working_day(day)
         if reason:

@@ -58,6 +58,10 @@ class Workshop(VersionedDocument):
     status = me.StringField(required=True)
     # participant id -> {ISO day: present | absent | excused}
     attendance = me.DictField()
+    # a module workshop's teams sent on to coaching: enrollment id -> active | completed
+    coaching = me.DictField()
+    results_due = me.BooleanField(default=False)
+    cohort_of = me.StringField()  # a results workshop: the module workshop whose cohort it is
     history = me.ListField(me.DictField())
     created_at = me.DateTimeField()
 

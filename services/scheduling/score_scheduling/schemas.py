@@ -61,10 +61,20 @@ class WorkshopCommand(Command):
     starts = fields.Time(load_default=domain.DEFAULT_START)
     ends = fields.Time(load_default=domain.DEFAULT_END)
 
+    cohort_of = fields.String(load_default=None)
+
     @validates_schema
     def hours(self, data, **kwargs):
         if data.get("starts") and data.get("ends") and data["ends"] <= data["starts"]:
             raise ValidationError({"ends": ["must be after starts"]})
+
+    @validates_schema
+    def cohort(self, data, **kwargs):
+        if data.get("kind") == "results" and not data.get("cohort_of"):
+            raise ValidationError({"cohort_of": [
+                "a results workshop names the module workshop whose cohort presents"]})
+        if data.get("kind") == "module" and data.get("cohort_of"):
+            raise ValidationError({"cohort_of": ["only a results workshop has a cohort"]})
 
 
 class RescheduleCommand(Command):
@@ -139,6 +149,9 @@ class WorkshopSchema(Schema):
     seats_taken = fields.Integer()
     status = fields.String()
     attendance = fields.Dict()
+    coaching = fields.Dict()
+    results_due = fields.Boolean()
+    cohort_of = fields.String(allow_none=True)
 
     def local_sessions(self, workshop):
         return [{"day": s["day"] if isinstance(s["day"], str) else s["day"].isoformat(),

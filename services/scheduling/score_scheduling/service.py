@@ -1,13 +1,14 @@
 """The scheduling service: trainers, venues, workshops, seats and the waiting list.
 
 Accepts: enrollment_accepted (an enrollment to place), enrollment_status_changed (a withdrawal
-frees seats), visit_scheduled and visit_cancelled (coaching takes and frees trainers' days);
+frees seats), visit_scheduled and visit_cancelled (coaching takes and frees trainers' days),
+coaching_completed (a cohort whose coaching ended is due its results workshop);
 RPC commands from staff and the edge.
 Emits: workshop_scheduled, workshop_rescheduled, workshop_cancelled, workshop_completed (with
 each team's attendance and whether it qualifies for coaching); participant_registered (an
 enrollment holds seats in a workshop); participant_waitlisted (it waits, in order of arrival,
 for a workshop with room); registration_cancelled; visit_conflict (a visit on a day its
-trainer is already booked).
+trainer is already booked); results_workshop_due.
 Fails with: Refused (each offending field and why) for a command it will not carry out.
 """
 from __future__ import annotations
@@ -100,7 +101,8 @@ class SchedulingService(ScoreService):
         if venue is None:
             raise Refused({"venue_id": [f"no venue {data['venue_id']!r} is registered"]})
         errors = domain.check_days(data["days"], today=self.clock.today(
-            domain.timezone_of(venue.province)))
+            domain.timezone_of(venue.province)), kind=data["kind"])
+        cohort = self._cohort_errors(data, errors)
         errors.update(domain.check_capacity(data["capacity_enterprises"],
                                             data["capacity_seats"], venue.capacity))
         errors.update(self._trainer_errors(data["trainer_ids"], data["module"], venue.province,
@@ -120,16 +122,91 @@ class SchedulingService(ScoreService):
                                                        data["starts"], data["ends"]),
             venue_id=venue.pk, trainer_ids=data["trainer_ids"], partner_id=data["partner_id"],
             capacity_enterprises=data["capacity_enterprises"],
-            capacity_seats=data["capacity_seats"], holders={}, status="planned",
+            capacity_seats=data["capacity_seats"], holders=self._cohort_holders(cohort),
+            cohort_of=data["cohort_of"], status="planned",
             history=[{"status": "planned", "at": utcnow(), "actor": actor}],
             created_at=utcnow())
         self.outbox.record(workshop, "workshop_scheduled", self._scheduled_payload(workshop))
+        if workshop.kind == "results":
+            self._invite(workshop)
         if self.store.insert_many([workshop]):
             return WorkshopSchema().dump(self.store.workshop(workshop_id))
         self.outbox.publish(workshop)
         if workshop.kind == "module":
             self._promote(workshop)
         return WorkshopSchema().dump(self.store.workshop(workshop_id))
+
+    # -- results workshops -----------------------------------------------------------------------
+    def _cohort_errors(self, data: dict, errors: dict) -> Workshop | None:
+        """The module workshop whose cohort a results workshop is for, if it may have one now;
+        what is wrong goes into errors."""
+        if data["kind"] != "results":
+            return None
+        cohort = self.store.workshop(data["cohort_of"])
+        if cohort is None or cohort.kind != "module":
+            errors["cohort_of"] = [f"no module workshop {data['cohort_of']!r}"]
+            return None
+        if cohort.module != data["module"] or cohort.partner_id != data["partner_id"]:
+            errors["cohort_of"] = [f"{cohort.pk} is module {cohort.module} by "
+                                   f"{cohort.partner_id}; a results workshop is for its own "
+                                   "cohort's module and partner"]
+        elif cohort.status != "completed" or not cohort.results_due:
+            done = sum(1 for state in cohort.coaching.values() if state == "completed")
+            errors["cohort_of"] = [f"the cohort of {cohort.pk} is still in coaching ({done} of "
+                                   f"{len(cohort.coaching)} teams finished)"
+                                   if cohort.status == "completed" else
+                                   f"{cohort.pk} is {cohort.status}; its teams have not been "
+                                   "coached yet"]
+        elif len(cohort.coaching) > data["capacity_enterprises"]:
+            errors["capacity_enterprises"] = [f"the cohort has {len(cohort.coaching)} "
+                                              "enterprises"]
+        return cohort
+
+    @staticmethod
+    def _cohort_holders(cohort: Workshop | None) -> dict:
+        """A results workshop's seats go to the teams its cohort coached."""
+        if cohort is None:
+            return {}
+        return {enrollment_id: {**holder, "registration_id": f"{holder['registration_id']}"
+                                                             f"-results"}
+                for enrollment_id, holder in cohort.holders.items()
+                if cohort.coaching.get(enrollment_id) == "completed"}
+
+    def _invite(self, workshop: Workshop) -> None:
+        """Each team of the cohort is told of its results workshop (and reminded): recorded
+        on the workshop itself, whose holders they are."""
+        for enrollment_id, holder in sorted(workshop.holders.items()):
+            self.outbox.record(workshop, "participant_registered", {
+                "enrollment_id": enrollment_id, "workshop": workshop_ref(workshop),
+                **{k: holder[k] for k in ("registration_id", "enterprise_id", "partner_id",
+                                          "participants")}})
+
+    @event_handler
+    def handle_coaching_completed(self, event: Event):
+        """One more team of a cohort has finished coaching; when it is the last, the cohort's
+        results workshop is due."""
+        coached = event.payload
+
+        def finish(workshop: Workshop):
+            if workshop.coaching.get(coached["enrollment_id"]) != "active":
+                return False
+            workshop.coaching = {**workshop.coaching, coached["enrollment_id"]: "completed"}
+            if all(state == "completed" for state in workshop.coaching.values()):
+                workshop.results_due = True
+                self.outbox.record(workshop, "results_workshop_due", {
+                    "workshop_id": workshop.pk, "module": workshop.module,
+                    "province": workshop.province, "partner_id": workshop.partner_id,
+                    "teams": [{"enrollment_id": enrollment_id, **{
+                        k: holder[k] for k in ("registration_id", "enterprise_id",
+                                               "partner_id")}}
+                        for enrollment_id, holder in sorted(workshop.holders.items())
+                        if enrollment_id in workshop.coaching]})
+
+        if self.store.workshop(coached["workshop_id"]) is None:
+            return None
+        workshop = self.store.update(Workshop, coached["workshop_id"], finish)
+        self.outbox.publish(workshop)
+        return workshop.results_due
 
     def _trainer_errors(self, trainer_ids, module, province, days, kind) -> dict:
         trainers = self.store.trainers_by_id(trainer_ids)
@@ -159,7 +236,8 @@ class SchedulingService(ScoreService):
         data = load(RescheduleCommand(), command)
         workshop = self._planned(workshop_id)
         trainer_ids = data["trainer_ids"] or list(workshop.trainer_ids)
-        errors = domain.check_days(data["days"], today=self.clock.today(workshop.timezone))
+        errors = domain.check_days(data["days"], today=self.clock.today(workshop.timezone),
+                                   kind=workshop.kind)
         errors.update(self._trainer_errors(trainer_ids, workshop.module, workshop.province,
                                            data["days"], workshop.kind))
         if errors:
@@ -271,6 +349,8 @@ class SchedulingService(ScoreService):
                 participant_ids, attendance, days)
             if completed["now"]:
                 current.status = "completed"
+                current.coaching = {team["enrollment_id"]: "active" for team in
+                                    self._completion(current)["teams"] if team["qualified"]}
                 current.history.append({"status": "completed", "at": utcnow(), "actor": actor})
                 self.outbox.record(current, "workshop_completed", self._completion(current))
 

@@ -234,3 +234,23 @@ class VisitConflictV1(PayloadSchema):
     day = fields.Date(required=True)
     held_by = fields.String(required=True)
     reason = fields.String(required=True)
+
+
+SAMPLE_RESULTS_WORKSHOP_DUE = {
+    "workshop_id": "ws-m1-id-jk-20270322-a1b2", "module": 1, "province": "ID-JK",
+    "partner_id": "bedo",
+    "teams": [{"registration_id": "reg-enr-0001", "enrollment_id": "enr-0001",
+               "enterprise_id": "ent-0001", "partner_id": "bedo"}],
+}
+
+
+@registry.register(PRODUCER, "results_workshop_due", 1, SAMPLE_RESULTS_WORKSHOP_DUE)
+class ResultsWorkshopDueV1(PayloadSchema):
+    """Every team a workshop sent on to coaching has finished it: the cohort is ready to
+    present its results (staff schedule the results workshop)."""
+
+    workshop_id = fields.String(required=True)
+    module = module_field(required=True)
+    province = province_field(required=True)
+    partner_id = fields.String(required=True)
+    teams = fields.List(fields.Nested(RegistrationRefSchema), required=True)

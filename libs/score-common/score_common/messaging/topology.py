@@ -44,6 +44,8 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     # A trainer's visit days are booked like workshop days, so neither double-books the other.
     Subscription("scheduling", "handle_visit_scheduled", ("coaching.visit_scheduled",)),
     Subscription("scheduling", "handle_visit_cancelled", ("coaching.visit_cancelled",)),
+    # A cohort whose coaching has ended is due its results workshop.
+    Subscription("scheduling", "handle_coaching_completed", ("coaching.coaching_completed",)),
     # The enrollment's status follows its placement: waiting, in training, on to coaching.
     Subscription("enrollment", "handle_participant_registered",
                  ("scheduling.participant_registered",)),

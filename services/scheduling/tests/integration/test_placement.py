@@ -9,7 +9,9 @@ import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from score_common.contracts import registry
-from score_common.contracts.coaching import SAMPLE_VISIT_CANCELLED, SAMPLE_VISIT_SCHEDULED
+from score_common.contracts.coaching import (
+    SAMPLE_COACHING_COMPLETED, SAMPLE_VISIT_CANCELLED, SAMPLE_VISIT_SCHEDULED,
+)
 from score_common.contracts.enrollment import SAMPLE_ENROLLMENT_ACCEPTED
 from score_common.errors import Refused
 from score_common.testing import drain_queue, queue_depth, wait_until
@@ -161,10 +163,13 @@ def test_placements_racing_for_the_last_seats_never_overfill_a_workshop(
     assert held["enterprises_registered"] == 3 and held["seats_taken"] == 9
 
 
-def events_of(config, event_type):
+def all_events(config):
     reporting = f"{config['SCORE_NAMESPACE']}.reporting.handle_platform_event"
-    return [event for event in (json.loads(m.body) for m in drain_queue(
-        config["AMQP_URI"], reporting, timeout=1)) if event["event_type"] == event_type]
+    return [json.loads(m.body) for m in drain_queue(config["AMQP_URI"], reporting, timeout=1)]
+
+
+def events_of(config, event_type):
+    return [event for event in all_events(config) if event["event_type"] == event_type]
 
 
 def test_a_reschedule_moves_bookings_and_tells_every_registered_team(calendar, publisher):
@@ -350,6 +355,41 @@ def test_attendance_completes_the_workshop_and_decides_who_goes_on_to_coaching(
     assert "no worker attended both days" in teams["enr-0061"]["reason"]
     assert f"absent on {TUESDAY}" in teams["enr-0061"]["reason"]
     assert teams["enr-0061"]["attendance"]["p-61-1"] == {MONDAY: "present", TUESDAY: "absent"}
+
+    # the cohort (the one team that qualified) presents its results once its coaching ends
+    results = {"kind": "results", "cohort_of": held["workshop_id"], "module": 1,
+               "venue_id": "ven-blk", "trainer_ids": ["trn-made"], "partner_id": "bedo",
+               "capacity_enterprises": 5, "capacity_seats": 20, "days": ["2027-06-07"]}
+    with ClusterRpcProxy(config, timeout=30) as cluster:
+        scheduling = cluster.scheduling
+        assert scheduling.get_workshop(held["workshop_id"])["coaching"] == {
+            "enr-0060": "active"}
+        with pytest.raises(Refused) as refused:
+            scheduling.schedule_workshop(results)
+        assert "still in coaching (0 of 1 teams finished)" in \
+            refused.value.errors["cohort_of"][0]
+        publisher.publish_event(registry.build("coaching_completed", {
+            **SAMPLE_COACHING_COMPLETED, "enrollment_id": "enr-0060",
+            "workshop_id": held["workshop_id"]}, producer="coaching"))
+        wait_until(lambda: scheduling.get_workshop(held["workshop_id"])["results_due"],
+                   what="the cohort due its results workshop")
+        presented = scheduling.schedule_workshop(results)
+        assert presented["enterprises_registered"] == 1 and presented["days"] == ["2027-06-07"]
+    events = []
+
+    def announced():
+        events.extend(all_events(config))  # draining takes them: keep what each call got
+        return any(e["event_type"] == "workshop_scheduled" and e["payload"]["kind"] == "results"
+                   for e in events) and any(e["event_type"] == "results_workshop_due"
+                                            for e in events)
+
+    wait_until(announced, what="the results workshop announced")
+    [due] = [e for e in events if e["event_type"] == "results_workshop_due"]
+    assert [t["enrollment_id"] for t in due["payload"]["teams"]] == ["enr-0060"]
+    [invited] = [e["payload"] for e in events if e["event_type"] == "participant_registered"
+                 and e["payload"]["workshop"]["workshop_id"] == presented["workshop_id"]]
+    assert invited["registration_id"] == "reg-enr-0060-results"
+    assert {p["participant_id"] for p in invited["participants"]} == {"p-60-0", "p-60-1"}
 
 
 def test_calendars_show_local_times_and_follow_changes(calendar):

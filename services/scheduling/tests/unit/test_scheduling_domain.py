@@ -34,7 +34,9 @@ def test_each_bad_day_is_named_with_its_reason():
 
 
 def test_days_must_be_two_and_consecutive_and_ahead():
-    assert "two days" in domain.check_days([date(2027, 3, 22)], TODAY)["days"][0]
+    assert "a module workshop is 2 days" in domain.check_days([date(2027, 3, 22)],
+                                                              TODAY)["days"][0]
+    assert domain.check_days([date(2027, 3, 22)], TODAY, kind="results") == {}
     assert "must follow" in domain.check_days([date(2027, 3, 22), date(2027, 3, 24)],
                                               TODAY)["days"][0]
     past = domain.check_days([date(2026, 12, 1), date(2026, 12, 2)], TODAY)
