@@ -19,6 +19,8 @@ class Trainer(VersionedDocument):
     phone = me.StringField()
     active = me.BooleanField(default=True)
     registered_at = me.DateTimeField()
+    # the secret in the trainer's calendar subscription address
+    calendar_token = me.StringField()
 
 
 class Venue(VersionedDocument):

@@ -13,15 +13,19 @@ Fails with: Refused (each offending field and why) for a command it will not car
 """
 from __future__ import annotations
 
+import hmac
+import secrets
 import uuid
 from datetime import date
 
 from nameko.rpc import rpc
+from nameko.web.handlers import http
 
 from score_common.clock import Clock
 from score_common.commands import load
 from score_common.envelope import Event
 from score_common.errors import NotFound, Refused
+from score_common.http import problem
 from score_common.indonesia import PROVINCES
 from score_common.messaging.consumer import event_handler
 from score_common.messaging.outbox import Outbox
@@ -69,7 +73,16 @@ class SchedulingService(ScoreService):
         trainer = self.store.put(Trainer, f"trn-{data['code']}",
                                  {**fields, "modules": sorted(set(data["modules"])),
                                   "provinces": sorted(set(data["provinces"])), "active": True})
-        return TrainerSchema().dump(trainer)
+        if not trainer.calendar_token:
+            trainer = self.store.update(Trainer, trainer.pk, self._give_calendar_token)
+        return {**TrainerSchema().dump(trainer),
+                "calendar_path": f"/calendars/trainers/{trainer.pk}/{trainer.calendar_token}.ics"}
+
+    @staticmethod
+    def _give_calendar_token(trainer: Trainer):
+        if trainer.calendar_token:
+            return False
+        trainer.calendar_token = secrets.token_urlsafe(24)
 
     @rpc
     def register_venue(self, command: dict) -> dict:
@@ -708,6 +721,27 @@ class SchedulingService(ScoreService):
         workshops = self.store.workshops_of_trainer(trainer_id)
         venues = {venue.pk: venue for venue in self.store.venues()}
         return calendars.feed(f"SCORE: {trainer.name}", workshops, venues).decode()
+
+    @http("GET", "/calendars/workshops/<string:workshop_id>.ics")
+    def workshop_calendar_http(self, request, workshop_id):
+        try:
+            return self._ics(self.workshop_calendar(workshop_id), workshop_id)
+        except NotFound as exc:
+            return problem(404, "not-found", "No such workshop", str(exc))
+
+    @http("GET", "/calendars/trainers/<string:trainer_id>/<string:token>.ics")
+    def trainer_calendar_http(self, request, trainer_id, token):
+        """A trainer's subscription address: the token in it is the trainer's secret."""
+        trainer = self.store.trainer(trainer_id)
+        if trainer is None or not trainer.calendar_token or not hmac.compare_digest(
+                trainer.calendar_token, token):
+            return problem(404, "not-found", "No such calendar")
+        return self._ics(self.trainer_calendar(trainer_id), trainer_id)
+
+    @staticmethod
+    def _ics(text: str, name: str):
+        return 200, {"Content-Type": "text/calendar; charset=utf-8",
+                     "Content-Disposition": f'inline; filename="{name}.ics"'}, text
 
     @rpc
     def get_registration(self, registration_id: str) -> dict | None:

@@ -6,6 +6,7 @@ from datetime import date, timezone
 import icalendar
 import pymongo
 import pytest
+import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from score_common.contracts import registry
@@ -449,3 +450,28 @@ def test_visits_and_workshops_never_double_book_a_trainer(calendar, publisher):
                what="the visit's day freed")
     assert scheduling.schedule_workshop(workshop(days=["2027-03-29", "2027-03-30"]))[
         "status"] == "planned"
+
+
+def test_calendars_are_served_over_http_and_a_trainers_needs_its_secret(start_service):
+    config = start_service(SchedulingService)
+    base = f"http://{config['WEB_SERVER_ADDRESS']}"
+    with ClusterRpcProxy(config, timeout=30) as cluster:
+        cluster.scheduling.register_venue({"code": "blk-jaktim", "name": "BLK", "capacity": 30,
+                                           "province": "ID-JK", "district": "Jakarta Timur"})
+        siti = cluster.scheduling.register_trainer({
+            "code": "siti", "name": "Siti", "partner_id": "bedo", "modules": [1],
+            "provinces": ["ID-JK"]})
+        again = cluster.scheduling.register_trainer({
+            "code": "siti", "name": "Siti", "partner_id": "bedo", "modules": [1],
+            "provinces": ["ID-JK"]})
+        held = cluster.scheduling.schedule_workshop(workshop())
+    assert again["calendar_path"] == siti["calendar_path"]  # the address does not change
+    own = requests.get(f"{base}/calendars/workshops/{held['workshop_id']}.ics", timeout=10)
+    assert own.status_code == 200 and own.headers["Content-Type"].startswith("text/calendar")
+    assert b"BEGIN:VEVENT" in own.content
+    mine = requests.get(base + siti["calendar_path"], timeout=10)
+    assert mine.status_code == 200 and held["workshop_id"].encode() in mine.content
+    guessed = requests.get(f"{base}/calendars/trainers/trn-siti/guess.ics", timeout=10)
+    assert guessed.status_code == 404
+    assert requests.get(f"{base}/calendars/workshops/ws-none.ics", timeout=10).status_code \
+        == 404
