@@ -6,6 +6,17 @@ from score_common.contracts.common import PayloadSchema, module_field, province_
 
 PRODUCER = "coaching"
 
+class PlanRefSchema(PayloadSchema):
+    """Whose coaching an event is about: every plan event starts with these."""
+
+    plan_id = fields.String(required=True)
+    enrollment_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    partner_id = fields.String(required=True)
+    module = module_field(required=True)
+    province = province_field(required=True)
+
+
 SAMPLE_VISIT_SCHEDULED = {
     "visit_id": "vis-enr-0001-1", "plan_id": "plan-enr-0001", "enrollment_id": "enr-0001",
     "enterprise_id": "ent-0001", "partner_id": "bedo", "module": 1, "province": "ID-JK",
@@ -14,16 +25,10 @@ SAMPLE_VISIT_SCHEDULED = {
 
 
 @registry.register(PRODUCER, "visit_scheduled", 1, SAMPLE_VISIT_SCHEDULED)
-class VisitScheduledV1(PayloadSchema):
+class VisitScheduledV1(PlanRefSchema):
     """A trainer will visit an enterprise on this (working) day; the trainer's day is taken."""
 
     visit_id = fields.String(required=True)
-    plan_id = fields.String(required=True)
-    enrollment_id = fields.String(required=True)
-    enterprise_id = fields.String(required=True)
-    partner_id = fields.String(required=True)
-    module = module_field(required=True)
-    province = province_field(required=True)
     trainer_id = fields.String(required=True)
     day = fields.Date(required=True)
     number = fields.Integer(required=True, validate=validate.Range(min=1))
@@ -79,17 +84,11 @@ SAMPLE_COACHING_COMPLETED = {
 
 
 @registry.register(PRODUCER, "coaching_completed", 1, SAMPLE_COACHING_COMPLETED)
-class CoachingCompletedV1(PayloadSchema):
+class CoachingCompletedV1(PlanRefSchema):
     """The final visit is recorded: every indicator from baseline to final with its
     improvement (and any flag for review), and the actions done and still open. Everything
     the enterprise's report needs."""
 
-    plan_id = fields.String(required=True)
-    enrollment_id = fields.String(required=True)
-    enterprise_id = fields.String(required=True)
-    partner_id = fields.String(required=True)
-    module = module_field(required=True)
-    province = province_field(required=True)
     workshop_id = fields.String(required=True)
     trainer_id = fields.String(required=True)
     visits = fields.Integer(required=True)
