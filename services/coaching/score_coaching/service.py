@@ -4,6 +4,7 @@ Accepts: workshop_completed (a plan of visits for each team that qualified), vis
 (the trainer is booked that day: the visit moves to the next working day); RPC commands from
 trainers and staff: the baseline, each visit's record.
 Emits: visit_scheduled, visit_cancelled (scheduling books and frees the trainer's days),
+visit_overdue (found on a timer: a visit's day passed without a record),
 coaching_completed (the final visit: every indicator from baseline to final, the actions).
 Fails with: Refused (each offending field and why) for a record it will not take.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from nameko.rpc import rpc
+from nameko.timer import timer
 
 from score_common.clock import Clock
 from score_common.commands import load
@@ -25,6 +27,9 @@ from score_coaching import domain, kpis
 from score_coaching.models import VisitPlan
 from score_coaching.schemas import BaselineCommand, VisitPlanSchema, VisitRecordCommand
 from score_coaching.store import CoachingRepository
+
+
+OVERDUE_CHECK_SECONDS = 3600
 
 
 class CoachingService(ScoreService):
@@ -232,6 +237,52 @@ class CoachingService(ScoreService):
                 "kpis": outcomes,
                 "actions": [{k: a[k] for k in ("action_id", "description", "owner", "due",
                                                "done")} for a in plan.actions]}
+
+    # -- overdue visits --------------------------------------------------------------------------
+    @timer(interval=OVERDUE_CHECK_SECONDS)
+    def find_overdue_visits(self) -> int:
+        return self._announce_overdue()
+
+    @rpc
+    def check_overdue_visits(self) -> int:
+        """Look for overdue visits now (ops, rehearsals) instead of at the next hourly check."""
+        return self._announce_overdue()
+
+    def _announce_overdue(self) -> int:
+        """Announce, once each, the visits whose day has passed (in the enterprise's zone)
+        without a record. Returns how many were announced."""
+        announced = 0
+        for plan in self.store.active_plans():
+            today = self.clock.today(plan.timezone or "Asia/Jakarta")
+            late = [v["visit_id"] for v in plan.visits if v["status"] == "planned"
+                    and not v.get("overdue_announced") and as_date(v["day"]) < today]
+            if not late:
+                continue
+            marked = []
+
+            def announce(current: VisitPlan):
+                marked.clear()
+                for visit in current.visits:
+                    if visit["visit_id"] in late and visit["status"] == "planned" \
+                            and not visit.get("overdue_announced"):
+                        visit["overdue_announced"] = True
+                        marked.append(visit["visit_id"])
+                        self.outbox.record(current, "visit_overdue", {
+                            "plan_id": current.pk, "enrollment_id": current.enrollment_id,
+                            "enterprise_id": current.enterprise_id,
+                            "partner_id": current.partner_id, "module": current.module,
+                            "province": current.province, "visit_id": visit["visit_id"],
+                            "trainer_id": current.trainer_id, "day": visit["day"],
+                            "days_overdue": (today - as_date(visit["day"])).days})
+                if not marked:
+                    return False
+                current.visits = list(current.visits)
+
+            saved = self.store.update(VisitPlan, plan.pk, announce)
+            if marked:
+                self.outbox.publish(saved)
+                announced += len(marked)
+        return announced
 
     @rpc
     def get_visit_plan(self, plan_id: str) -> dict | None:

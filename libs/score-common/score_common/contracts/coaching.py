@@ -95,3 +95,22 @@ class CoachingCompletedV1(PlanRefSchema):
     completed_on = fields.Date(required=True)
     kpis = fields.List(fields.Nested(KpiOutcomeSchema), required=True)
     actions = fields.List(fields.Nested(ActionSchema), required=True)
+
+
+SAMPLE_VISIT_OVERDUE = {
+    "plan_id": "plan-enr-0001", "enrollment_id": "enr-0001", "enterprise_id": "ent-0001",
+    "partner_id": "bedo", "module": 1, "province": "ID-JK",
+    "visit_id": "vis-enr-0001-1", "trainer_id": "trn-siti", "day": "2027-04-19",
+    "days_overdue": 3,
+}
+
+
+@registry.register(PRODUCER, "visit_overdue", 1, SAMPLE_VISIT_OVERDUE)
+class VisitOverdueV1(PlanRefSchema):
+    """A planned visit's day has passed without a record (notifications reminds the
+    trainer). Announced once per visit."""
+
+    visit_id = fields.String(required=True)
+    trainer_id = fields.String(required=True)
+    day = fields.Date(required=True)
+    days_overdue = fields.Integer(required=True, validate=validate.Range(min=1))

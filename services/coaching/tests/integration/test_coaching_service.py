@@ -1,6 +1,7 @@
 """Coaching on the real broker and database: plans from completed workshops, moved visits."""
 import json
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -142,3 +143,26 @@ def test_visits_are_recorded_in_order_and_the_final_one_reports_every_indicator(
     assert "checked before it counts" in kpis["productivity"]["flag"]  # 40 -> 260
     actions = {a["description"]: a["done"] for a in outcome["payload"]["actions"]}
     assert actions == {"5S in the paint shop": True, "daily line meeting": False}
+
+
+def test_a_visit_whose_day_passed_without_a_record_is_announced_once(start_service, publisher):
+    # the clock stands between the first and the second visit of the plan
+    first_visit_day = date(2027, 4, 13)
+    ahead = (first_visit_day - date.today()).days + 10
+    config = start_service(CoachingService, SCORE_CLOCK_OFFSET_DAYS=ahead)
+    publisher.publish_event(completed_workshop())
+    with ClusterRpcProxy(config) as cluster:
+        plan = wait_until(lambda: cluster.coaching.get_visit_plan("plan-enr-0001"),
+                          what="the plan")
+        assert cluster.coaching.check_overdue_visits() == 1
+        assert cluster.coaching.check_overdue_visits() == 0  # announced once
+    reporting = f"{config['SCORE_NAMESPACE']}.reporting.handle_platform_event"
+    [overdue] = wait_until(lambda: [e for e in (json.loads(m.body) for m in drain_queue(
+        config["AMQP_URI"], reporting)) if e["event_type"] == "visit_overdue"] or None,
+        what="visit_overdue")
+    assert overdue["payload"]["visit_id"] == plan["visits"][0]["visit_id"]
+    assert overdue["payload"]["trainer_id"] == "trn-siti"
+    today_in_jakarta = (datetime.now(timezone.utc) + timedelta(days=ahead)).astimezone(
+        ZoneInfo("Asia/Jakarta")).date()
+    assert overdue["payload"]["days_overdue"] == (
+        today_in_jakarta - date.fromisoformat(plan["visits"][0]["day"])).days
