@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from score_common.indonesia import MODULES, PROVINCES, is_working_day, why_not_a_working_day
+from score_common.indonesia import PROVINCES, is_working_day, why_not_a_working_day
 
 WORKSHOP_KINDS = ("module", "results")
-WORKSHOP_STATUSES = ("planned", "completed", "cancelled")
 DEFAULT_START = time(8, 0)
 DEFAULT_END = time(16, 0)
 MAX_CAPACITY_ENTERPRISES = 30
@@ -150,8 +149,7 @@ class Candidate:
 def choose_workshop(candidates: list[Candidate], period: tuple[date, date],
                     team_size: int) -> str | None:
     """The earliest workshop starting within the preferred period with room for the team."""
-    start, end = period
-    fitting = [c for c in candidates if start <= c.first_day <= end
+    fitting = [c for c in candidates if fits_period(c.first_day, period)
                and c.enterprises_free >= 1 and c.seats_free >= team_size]
     return min(fitting, key=lambda c: (c.first_day, c.workshop_id)).workshop_id \
         if fitting else None
@@ -159,10 +157,6 @@ def choose_workshop(candidates: list[Candidate], period: tuple[date, date],
 
 def fits_period(first_day: date, period: tuple[date, date]) -> bool:
     return period[0] <= first_day <= period[1]
-
-
-def check_module(module) -> list[str]:
-    return [] if module in MODULES else ["must be a SCORE module number, 1 to 5"]
 
 
 # -- attendance ----------------------------------------------------------------------------------

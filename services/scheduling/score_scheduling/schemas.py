@@ -123,14 +123,6 @@ class VenueSchema(Schema):
     capacity = fields.Integer()
 
 
-class SessionSchema(Schema):
-    day = fields.Date()
-    starts_at = fields.AwareDateTime()
-    ends_at = fields.AwareDateTime()
-    local_start = fields.String()
-    local_end = fields.String()
-
-
 class WorkshopSchema(Schema):
     workshop_id = fields.String(attribute="pk")
     kind = fields.String()
