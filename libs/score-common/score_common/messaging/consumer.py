@@ -110,6 +110,14 @@ class TopologyDeclarer(SharedExtension):
                 self._ready = True
         return self
 
+    def stop(self):
+        # The publisher's pooled channels belong to this container: close them with it.
+        with self._lock:
+            if self._ready:
+                self.publisher.close()
+
+    kill = stop
+
 
 @dataclass
 class IncomingMessage:
