@@ -361,11 +361,12 @@ class SchedulingService(ScoreService):
             completed["now"] = bool(participant_ids) and domain.attendance_complete(
                 participant_ids, attendance, days)
             if completed["now"]:
+                outcome = self._completion(current)
                 current.status = "completed"
-                current.coaching = {team["enrollment_id"]: "active" for team in
-                                    self._completion(current)["teams"] if team["qualified"]}
+                current.coaching = {team["enrollment_id"]: "active"
+                                    for team in outcome["teams"] if team["qualified"]}
                 current.history.append({"status": "completed", "at": utcnow(), "actor": actor})
-                self.outbox.record(current, "workshop_completed", self._completion(current))
+                self.outbox.record(current, "workshop_completed", outcome)
 
         workshop = self.store.update(Workshop, workshop_id, record)
         if completed.get("now"):
