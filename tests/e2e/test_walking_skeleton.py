@@ -114,9 +114,12 @@ def test_a_partner_enrollment_reaches_every_service(system, servers):
 
     # each service wrote only its own database
     assert "enrollments" not in database(envs["scheduling"]).list_collection_names()
-    coaching = database(envs["coaching"])
-    assert sum(coaching[name].count_documents({}) for name in coaching.list_collection_names()
-               if not name.startswith("_")) == 0  # no coaching until a workshop completes
+    # coaching drafts the team's visits from the workshop's days, but books none until the
+    # team qualifies at the workshop
+    draft = wait_until(lambda: database(envs["coaching"]).visit_plans.find_one(
+        {"enrollment_id": enrollment["_id"]}), what="the draft visit plan")
+    assert draft["status"] == "provisional" and draft["workshop_id"] == workshop["workshop_id"]
+    assert {visit["trainer_id"] for visit in draft["visits"]} == {None}
 
     # the same message again changes nothing anywhere, and is answered the same
     again = submit_file(partner["amqp_uri"], str(sample), namespace=namespace,

@@ -274,6 +274,22 @@ class Repository:
                 time.sleep(random.uniform(0, min(0.25, 0.002 * 2 ** attempt)))
         raise ConcurrencyConflict(f"{doc_cls.__name__} {pk}: gave up after {attempts} conflicts")
 
+    def put(self, doc_cls, pk: str, fields: dict):
+        """Create a document or bring an existing one to these fields (a repeated command
+        changes nothing)."""
+        existing = doc_cls.objects(pk=pk).first()
+        if existing is None:
+            if not self.insert_many([doc_cls(id=pk, **fields)]):
+                return doc_cls.objects.get(pk=pk)
+
+        def change(doc):
+            if all(getattr(doc, name) == value for name, value in fields.items()):
+                return False
+            for name, value in fields.items():
+                setattr(doc, name, value)
+
+        return self.update(doc_cls, pk, change)
+
     def forget_old_claims(self, older_than: timedelta = timedelta(hours=1)) -> int:
         return self._claims.delete_many({"at": {"$lt": utcnow() - older_than}}).deleted_count
 

@@ -58,3 +58,14 @@ def wait_until(predicate, timeout: float = 20, interval: float = 0.1, what: str 
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
+
+
+def handled(config: dict, handler: str, event_id: str) -> bool:
+    """Whether a service's handler ("<service>.<method>") has finished an event, as its
+    inbox records it: the way to know an event that changes nothing has been seen."""
+    import pymongo
+
+    key = f"{config['SCORE_NAMESPACE']}.{handler}:{event_id}"
+    with pymongo.MongoClient(config["MONGODB_URI"]) as client:
+        claim = client[config["MONGODB_DATABASE"]]["_inbox"].find_one({"_id": key})
+    return bool(claim) and claim["status"] == "done"

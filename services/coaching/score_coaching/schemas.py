@@ -2,6 +2,8 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from score_common.commands import Command
+from score_common.contracts.common import PROGRAMMES
+from score_common.indonesia import MODULES
 
 ATTENDEE_ROLES = ("manager", "worker", "improvement_team")
 
@@ -55,12 +57,22 @@ class VisitRecordCommand(Command):
             raise ValidationError({"check_out": ["must be after check_in"]})
 
 
+class RhythmCommand(Command):
+    programme = fields.String(required=True, validate=validate.OneOf(PROGRAMMES))
+    module = fields.Integer(required=True, strict=True, validate=validate.OneOf(
+        [0, *sorted(MODULES)], error="must be a module (1-5), or 0 for every module"))
+    visits = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=12))
+    weeks = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=26))
+
+
 class VisitSchema(Schema):
     visit_id = fields.String()
     number = fields.Integer()
     day = fields.String()
+    trainer_id = fields.String(allow_none=True)
     status = fields.String()
     moves = fields.List(fields.Dict())
+    handovers = fields.List(fields.Dict())
     check_in = fields.String(allow_none=True)
     check_out = fields.String(allow_none=True)
     measurements = fields.Dict()
@@ -73,10 +85,14 @@ class VisitPlanSchema(Schema):
     enterprise_id = fields.String()
     partner_id = fields.String()
     workshop_id = fields.String()
+    workshop_days = fields.List(fields.String())
+    programme = fields.String()
     module = fields.Integer()
     province = fields.String()
-    trainer_id = fields.String()
+    timezone = fields.String()
+    trainer_id = fields.String(allow_none=True)
     visits = fields.List(fields.Nested(VisitSchema))
     baseline = fields.Dict()
     actions = fields.List(fields.Dict())
     status = fields.String()
+    history = fields.List(fields.Dict())

@@ -17,15 +17,19 @@ from nameko.timer import timer
 
 from score_common.clock import Clock
 from score_common.commands import load
+from score_common.contracts.common import PROGRAMMES
 from score_common.envelope import Event
 from score_common.errors import NotFound, Refused
+from score_common.indonesia import MODULES
 from score_common.messaging.consumer import event_handler
 from score_common.messaging.outbox import Outbox
 from score_common.service import ScoreService
 from score_common.store import MongoStore, as_date, utcnow
 from score_coaching import domain, kpis
-from score_coaching.models import VisitPlan
-from score_coaching.schemas import BaselineCommand, VisitPlanSchema, VisitRecordCommand
+from score_coaching.models import VisitPlan, VisitRhythm
+from score_coaching.schemas import (
+    BaselineCommand, RhythmCommand, VisitPlanSchema, VisitRecordCommand,
+)
 from score_coaching.store import CoachingRepository
 
 
@@ -34,84 +38,277 @@ OVERDUE_CHECK_SECONDS = 3600
 
 class CoachingService(ScoreService):
     name = "coaching"
-    store: CoachingRepository = MongoStore(CoachingRepository, documents=[VisitPlan])
+    store: CoachingRepository = MongoStore(CoachingRepository, documents=[VisitPlan, VisitRhythm])
     outbox = Outbox(VisitPlan)
     clock = Clock()
 
+    # -- plans -----------------------------------------------------------------------------------
+    def _visits(self, plan: VisitPlan, last_day, trainer_id: str | None,
+                configured: dict) -> list[dict]:
+        count, spacing = domain.rhythm(plan.programme, plan.module, configured)
+        return [{"visit_id": domain.visit_id(plan.enrollment_id, number), "number": number,
+                 "day": day.isoformat(), "trainer_id": trainer_id, "status": "planned",
+                 "moves": [], "handovers": []}
+                for number, day in enumerate(domain.plan_visits(last_day, count, spacing),
+                                             start=1)]
+
+    @staticmethod
+    def _set_status(plan: VisitPlan, status: str, reason: str) -> None:
+        plan.status = status
+        plan.history = [*plan.history, {"status": status, "at": utcnow(), "reason": reason}]
+
+    @event_handler
+    def handle_participant_registered(self, event: Event):
+        """Draft the team's plan from its workshop's days, so staff see the coaching ahead;
+        the draft follows the workshop until the team qualifies there."""
+        registered, workshop = event.payload, event.payload["workshop"]
+        if workshop["kind"] != "module":
+            return None
+        configured = self.store.rhythms()
+        draft = VisitPlan(
+            id=domain.plan_id(registered["enrollment_id"]),
+            enrollment_id=registered["enrollment_id"],
+            enterprise_id=registered["enterprise_id"], partner_id=registered["partner_id"],
+            participants=registered["participants"], created_at=utcnow(),
+            **self._workshop_fields(workshop, registered["registration_id"]))
+        draft.visits = self._visits(draft, max(workshop["days"]), None, configured)
+        self._set_status(draft, "provisional", f"placed in {workshop['workshop_id']}")
+        if not self.store.insert_many([draft]):
+            return draft.pk
+
+        def redraft(plan: VisitPlan):
+            if plan.status not in ("provisional", "cancelled"):
+                return False  # coaching has begun or ended: the plan is no draft any more
+            if plan.status == "provisional" and plan.workshop_id == workshop["workshop_id"] \
+                    and plan.workshop_revision >= workshop["revision"]:
+                return False  # a redelivery, or older news than the draft has
+            for name, value in self._workshop_fields(
+                    workshop, registered["registration_id"]).items():
+                setattr(plan, name, value)
+            plan.participants = registered["participants"]
+            plan.visits = self._visits(plan, max(workshop["days"]), None, configured)
+            self._set_status(plan, "provisional", f"placed in {workshop['workshop_id']}")
+
+        self.store.update(VisitPlan, draft.pk, redraft)
+        return draft.pk
+
+    @staticmethod
+    def _workshop_fields(workshop: dict, registration_id: str | None) -> dict:
+        return {"registration_id": registration_id, "workshop_id": workshop["workshop_id"],
+                "workshop_days": [as_date(d).isoformat() for d in workshop["days"]],
+                "workshop_revision": workshop.get("revision", 0),
+                "programme": workshop.get("programme", "score"),
+                "module": workshop["module"], "province": workshop["province"],
+                "timezone": workshop["timezone"]}
+
+    @event_handler
+    def handle_workshop_rescheduled(self, event: Event):
+        """Draft plans follow their workshop to its new days."""
+        moved = event.payload["workshop"]
+        configured, followed = self.store.rhythms(), []
+
+        def follow(plan: VisitPlan):
+            if plan.status != "provisional" or plan.workshop_id != moved["workshop_id"] \
+                    or plan.workshop_revision >= moved["revision"]:
+                return False  # not this workshop's draft, or already moved this far
+            plan.workshop_days = [as_date(d).isoformat() for d in moved["days"]]
+            plan.workshop_revision = moved["revision"]
+            plan.visits = self._visits(plan, max(moved["days"]), None, configured)
+            followed.append(plan.pk)
+
+        for plan_id in self.store.plans([domain.plan_id(r["enrollment_id"])
+                                         for r in event.payload["registrations"]]):
+            self.store.update(VisitPlan, plan_id, follow)
+        return followed
+
+    @event_handler
+    def handle_workshop_cancelled(self, event: Event):
+        cancelled = event.payload
+        reason = f"workshop {cancelled['workshop_id']} cancelled: {cancelled['reason']}"
+
+        def cancel(plan: VisitPlan):
+            if plan.status != "provisional" or plan.workshop_id != cancelled["workshop_id"]:
+                return False
+            self._set_status(plan, "cancelled", reason)
+
+        for plan_id in self.store.plans([domain.plan_id(r["enrollment_id"])
+                                         for r in cancelled["registrations"]]):
+            self.store.update(VisitPlan, plan_id, cancel)
+
+    @event_handler
+    def handle_registration_cancelled(self, event: Event):
+        """The enrollment was withdrawn: a draft is cancelled; coaching under way stops, and
+        the trainers' days for the visits still planned are given back."""
+        cancelled = event.payload
+        plan_id = domain.plan_id(cancelled["enrollment_id"])
+        if self.store.visit_plan(plan_id) is None:
+            return None
+
+        def stop(plan: VisitPlan):
+            if plan.status == "provisional":
+                self._set_status(plan, "cancelled", cancelled["reason"])
+            elif plan.status == "active":
+                for visit in plan.visits:
+                    if visit["status"] == "planned":
+                        visit["status"] = "cancelled"
+                        self.outbox.record(plan, "visit_cancelled", {
+                            "visit_id": visit["visit_id"],
+                            "trainer_id": self._trainer_of(plan, visit),
+                            "day": visit["day"], "reason": cancelled["reason"]})
+                plan.visits = list(plan.visits)
+                self._set_status(plan, "withdrawn", cancelled["reason"])
+            else:
+                return False
+
+        self.outbox.publish(self.store.update(VisitPlan, plan_id, stop))
+        return plan_id
+
     @event_handler
     def handle_workshop_completed(self, event: Event):
-        """A plan of visits for every team that qualified; the others get none."""
+        """Every team that qualified gets its plan activated (visits on the workshop's real
+        days, its coach, the trainers' days booked); a draft of a team that did not qualify
+        is closed with the reason."""
         workshop = event.payload
         if workshop["kind"] != "module":
             return []
-        count, spacing = domain.rhythm(workshop["module"])
+        configured = self.store.rhythms()
         last_day = max(as_date(day) for day in workshop["days"])
-        plans = []
+        qualified = [team for team in workshop["teams"] if team["qualified"]]
+        existing = self.store.plans([domain.plan_id(team["enrollment_id"])
+                                     for team in workshop["teams"]])
+
+        def activate(team: dict, coach: str):
+            def change(plan: VisitPlan):
+                if plan.status not in ("provisional", "cancelled"):
+                    return False  # already active (a redelivery), or over
+                for name, value in self._workshop_fields(
+                        workshop, team["registration_id"]).items():
+                    setattr(plan, name, value)
+                plan.workshop_trainer_ids = list(workshop["trainer_ids"])
+                plan.participants = team["participants"]
+                plan.trainer_id = coach
+                plan.visits = self._visits(plan, last_day, coach, configured)
+                self._set_status(plan, "active", team["reason"])
+                for visit in plan.visits:
+                    self.outbox.record(plan, "visit_scheduled", self._scheduled(plan, visit))
+            return change
+
+        activated = []
+        for index, team in enumerate(qualified):
+            plan_id = domain.plan_id(team["enrollment_id"])
+            change = activate(team, domain.coach_for(workshop["trainer_ids"], index))
+            if plan_id not in existing:
+                plan = VisitPlan(id=plan_id, enrollment_id=team["enrollment_id"],
+                                 enterprise_id=team["enterprise_id"],
+                                 partner_id=team["partner_id"], module=workshop["module"],
+                                 workshop_id=workshop["workshop_id"],
+                                 province=workshop["province"], status="provisional",
+                                 created_at=utcnow())
+                change(plan)
+                if not self.store.insert_many([plan]):
+                    self.outbox.publish(plan)
+                    activated.append(plan_id)
+                    continue
+            self.outbox.publish(self.store.update(VisitPlan, plan_id, change))
+            activated.append(plan_id)
+
+        def close(team: dict):
+            def change(plan: VisitPlan):
+                if plan.status != "provisional":
+                    return False
+                self._set_status(plan, "not_qualified", team["reason"])
+            return change
+
         for team in workshop["teams"]:
-            if not team["qualified"]:
-                continue
-            plan = VisitPlan(
-                id=domain.plan_id(team["enrollment_id"]),
-                enrollment_id=team["enrollment_id"], enterprise_id=team["enterprise_id"],
-                partner_id=team["partner_id"], registration_id=team["registration_id"],
-                workshop_id=workshop["workshop_id"], module=workshop["module"],
-                province=workshop["province"], timezone=workshop["timezone"],
-                trainer_id=workshop["trainer_ids"][0], participants=team["participants"],
-                visits=[{"visit_id": domain.visit_id(team["enrollment_id"], number),
-                         "number": number, "day": day.isoformat(), "status": "planned",
-                         "moves": []}
-                        for number, day in enumerate(
-                            domain.plan_visits(last_day, count, spacing), start=1)],
-                status="active", created_at=utcnow())
-            for visit in plan.visits:
-                self.outbox.record(plan, "visit_scheduled", self._scheduled(plan, visit))
-            plans.append(plan)
-        taken = self.store.insert_many(plans)  # a plan made by an earlier delivery stays
-        self.outbox.publish(*[plan for index, plan in enumerate(plans) if index not in taken])
-        return [plan.pk for plan in plans]
+            plan_id = domain.plan_id(team["enrollment_id"])
+            if not team["qualified"] and plan_id in existing:
+                self.store.update(VisitPlan, plan_id, close(team))
+        return activated
 
     @staticmethod
-    def _scheduled(plan: VisitPlan, visit: dict) -> dict:
+    def _trainer_of(plan: VisitPlan, visit: dict) -> str:
+        return visit.get("trainer_id") or plan.trainer_id
+
+    def _scheduled(self, plan: VisitPlan, visit: dict) -> dict:
         return {"visit_id": visit["visit_id"], "plan_id": plan.pk,
                 "enrollment_id": plan.enrollment_id, "enterprise_id": plan.enterprise_id,
                 "partner_id": plan.partner_id, "module": plan.module,
-                "province": plan.province, "trainer_id": plan.trainer_id,
-                "day": visit["day"], "number": visit["number"], "of": len(plan.visits)}
+                "province": plan.province, "timezone": plan.timezone,
+                "trainer_id": self._trainer_of(plan, visit), "day": visit["day"],
+                "number": visit["number"], "of": len(plan.visits),
+                "participants": list(plan.participants)}
 
     @event_handler
     def handle_visit_conflict(self, event: Event):
-        """The trainer is booked that day: move the visit to the next working day (and let
-        scheduling free the old day and book the new one)."""
+        """The trainer is booked that day: a free co-trainer of the workshop takes the visit,
+        else it moves to the next working day (and after several moves a free trainer of the
+        province takes it). Scheduling frees the old booking and books the new one."""
         conflict = event.payload
-        enrollment_id, _, number = conflict["visit_id"][len("vis-"):].rpartition("-")
-        moved = {}
+        enrollment_id = conflict["visit_id"][len("vis-"):].rpartition("-")[0]
+        outcome = {}
 
-        def move(plan: VisitPlan):
+        def resolve(plan: VisitPlan):
             visit = next((v for v in plan.visits if v["visit_id"] == conflict["visit_id"]),
                          None)
-            if visit is None or visit["status"] != "planned" \
-                    or visit["day"] != as_date(conflict["day"]).isoformat():
-                return False  # already moved (a redelivery), or no longer planned
-            if len(visit["moves"]) >= domain.MAX_MOVES:
-                return False  # staff must find a day by hand
+            if visit is None or visit["status"] != "planned" or plan.status != "active" \
+                    or visit["day"] != as_date(conflict["day"]).isoformat() \
+                    or self._trainer_of(plan, visit) != conflict["trainer_id"]:
+                return False  # already resolved (a redelivery), or no longer planned
+            decision = domain.resolve_conflict(
+                conflict["trainer_id"], len(visit["moves"]), conflict["free_trainers"],
+                list(plan.workshop_trainer_ids))
+            if decision is None:
+                return False  # staff must find a day or a trainer by hand
             old_day = as_date(visit["day"])
-            new_day = domain.next_working_day(old_day + timedelta(days=1))
-            visit["moves"] = [*visit["moves"], {"from": old_day.isoformat(),
-                                                "to": new_day.isoformat(),
-                                                "reason": conflict["reason"], "at": utcnow()}]
-            visit["day"] = new_day.isoformat()
+            kind, trainer_id = decision
+            if kind == "handover":
+                visit["handovers"] = [*visit.get("handovers", []), {
+                    "from": conflict["trainer_id"], "to": trainer_id,
+                    "day": old_day.isoformat(), "reason": conflict["reason"], "at": utcnow()}]
+                visit["trainer_id"] = trainer_id
+                why = f"handed to {trainer_id}: {conflict['reason']}"
+                outcome["handed_to"] = trainer_id
+            else:
+                new_day = domain.next_working_day(old_day + timedelta(days=1))
+                visit["moves"] = [*visit["moves"], {"from": old_day.isoformat(),
+                                                    "to": new_day.isoformat(),
+                                                    "reason": conflict["reason"],
+                                                    "at": utcnow()}]
+                visit["day"] = new_day.isoformat()
+                why = f"moved to {new_day.isoformat()}: {conflict['reason']}"
+                outcome["moved_to"] = new_day.isoformat()
             plan.visits = list(plan.visits)
             self.outbox.record(plan, "visit_cancelled", {
-                "visit_id": visit["visit_id"], "trainer_id": plan.trainer_id,
-                "day": old_day, "reason": f"moved to {new_day.isoformat()}: "
-                                          f"{conflict['reason']}"})
+                "visit_id": visit["visit_id"], "trainer_id": conflict["trainer_id"],
+                "day": old_day, "reason": why})
             self.outbox.record(plan, "visit_scheduled", self._scheduled(plan, visit))
-            moved["to"] = new_day
 
-        plan = self.store.update(VisitPlan, domain.plan_id(enrollment_id), move)
-        if moved:
+        plan = self.store.update(VisitPlan, domain.plan_id(enrollment_id), resolve)
+        if outcome:
             self.outbox.publish(plan)
-        return moved.get("to")
+        return outcome or None
+
+    # -- visit rhythm ----------------------------------------------------------------------------
+    @rpc
+    def set_visit_rhythm(self, command: dict, actor: str = "staff") -> dict:
+        """How many visits a programme's module gets, and how many weeks apart (module 0: every
+        module of the programme). Plans activated from now on follow it."""
+        data = load(RhythmCommand(), command)
+        rhythm_id = domain.rhythm_key(data["programme"], data["module"])
+        self.store.put(VisitRhythm, rhythm_id, {**data, "set_by": actor, "set_at": utcnow()})
+        return {"rhythm_id": rhythm_id, **data}
+
+    @rpc
+    def visit_rhythms(self) -> list[dict]:
+        """The rhythm each programme's module gets now, and where it comes from."""
+        configured = self.store.rhythms()
+        table = []
+        for programme in PROGRAMMES:
+            for module in sorted(MODULES):
+                visits, spacing = domain.rhythm(programme, module, configured)
+                table.append({"programme": programme, "module": module, "visits": visits,
+                              "weeks": spacing.days // 7})
+        return table
 
     # -- records ---------------------------------------------------------------------------------
     def _plan_of_visit(self, visit_id: str) -> VisitPlan:
@@ -136,9 +333,9 @@ class CoachingService(ScoreService):
             raise Refused(errors)
 
         def set_baseline(plan: VisitPlan):
-            if plan.status != "active":
-                raise Refused({"plan_id": [f"{plan_id} is {plan.status}; the baseline is "
-                                           "fixed once the final visit is recorded"]})
+            if plan.status not in ("provisional", "active"):
+                raise Refused({"plan_id": [f"{plan_id} is {plan.status}; a baseline is taken "
+                                           "before the final visit of a plan in use"]})
             plan.baseline = dict(data["measurements"])
             plan.baseline_on = data["measured_on"].isoformat()
 
@@ -188,11 +385,13 @@ class CoachingService(ScoreService):
     def _check_record(self, plan: VisitPlan, visit_id: str, data: dict, trainer_id: str):
         visit = next(v for v in plan.visits if v["visit_id"] == visit_id)
         errors: dict[str, list[str]] = {}
-        if trainer_id != plan.trainer_id:
-            errors["trainer_id"] = [f"{visit_id} is {plan.trainer_id}'s visit, not "
-                                    f"{trainer_id}'s"]
+        if plan.status != "active":
+            errors["visit_id"] = [f"{visit_id} belongs to a {plan.status} plan"]
+        if trainer_id != self._trainer_of(plan, visit):
+            errors["trainer_id"] = [f"{visit_id} is {self._trainer_of(plan, visit)}'s visit, "
+                                    f"not {trainer_id}'s"]
         if visit["status"] == "done":
-            errors["visit_id"] = [f"{visit_id} is already recorded"]
+            errors.setdefault("visit_id", []).append(f"{visit_id} is already recorded")
         earlier = [v for v in plan.visits if v["number"] < visit["number"]
                    and v["status"] != "done"]
         if earlier:
@@ -272,7 +471,8 @@ class CoachingService(ScoreService):
                             "enterprise_id": current.enterprise_id,
                             "partner_id": current.partner_id, "module": current.module,
                             "province": current.province, "visit_id": visit["visit_id"],
-                            "trainer_id": current.trainer_id, "day": visit["day"],
+                            "trainer_id": self._trainer_of(current, visit),
+                            "day": visit["day"],
                             "days_overdue": (today - as_date(visit["day"])).days})
                 if not marked:
                     return False

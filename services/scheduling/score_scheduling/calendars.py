@@ -29,7 +29,7 @@ def _events(workshop, venue) -> list[Event]:
     where = ", ".join(part for part in (
         venue.name if venue else None, venue.address if venue else None,
         workshop.district) if part)
-    sequence = sum(1 for entry in workshop.history if entry.get("status") == "rescheduled")
+    sequence = workshop.revision
     changed = max((_instant(entry["at"]) for entry in workshop.history), default=None)
     events = []
     for number, session in enumerate(workshop.sessions, start=1):

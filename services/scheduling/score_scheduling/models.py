@@ -43,6 +43,7 @@ class Workshop(VersionedDocument):
 
     id = me.StringField(primary_key=True)
     kind = me.StringField(required=True, default="module")
+    programme = me.StringField(default="score")  # SCORE or a variant built on its method
     module = me.IntField(required=True)
     province = me.StringField(required=True)
     district = me.StringField()
@@ -66,6 +67,11 @@ class Workshop(VersionedDocument):
     cohort_of = me.StringField()  # a results workshop: the module workshop whose cohort it is
     history = me.ListField(me.DictField())
     created_at = me.DateTimeField()
+
+    @property
+    def revision(self) -> int:
+        """How many times the workshop has moved (the calendar's SEQUENCE)."""
+        return sum(1 for entry in self.history if entry.get("status") == "rescheduled")
 
     @property
     def seats_taken(self) -> int:

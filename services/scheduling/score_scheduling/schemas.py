@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from score_common.commands import Command
-from score_common.contracts.common import module_field, province_field
+from score_common.contracts.common import module_field, programme_field, province_field
 from score_common.indonesia import PROVINCES
 from score_scheduling import domain
 
@@ -50,6 +50,7 @@ class VenueCommand(Command):
 class WorkshopCommand(Command):
     workshop_id = fields.String(load_default=None, validate=validate.Length(max=100))
     kind = fields.String(load_default="module", validate=validate.OneOf(domain.WORKSHOP_KINDS))
+    programme = programme_field()
     module = module_field(required=True)
     venue_id = fields.String(required=True)
     days = fields.List(fields.Date(), required=True)
@@ -126,7 +127,9 @@ class VenueSchema(Schema):
 class WorkshopSchema(Schema):
     workshop_id = fields.String(attribute="pk")
     kind = fields.String()
+    programme = fields.String()
     module = fields.Integer()
+    revision = fields.Integer()
     province = fields.String()
     district = fields.String(allow_none=True)
     timezone = fields.String()

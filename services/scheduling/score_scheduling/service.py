@@ -43,8 +43,10 @@ from score_scheduling.store import SchedulingRepository
 
 
 def workshop_ref(workshop: Workshop) -> dict:
-    return {"workshop_id": workshop.pk, "module": workshop.module, "province": workshop.province,
-            "timezone": workshop.timezone, "days": list(workshop.days), "status": workshop.status}
+    return {"workshop_id": workshop.pk, "kind": workshop.kind, "programme": workshop.programme,
+            "module": workshop.module, "province": workshop.province,
+            "timezone": workshop.timezone, "days": list(workshop.days), "status": workshop.status,
+            "revision": workshop.revision}
 
 
 def trainer_view(trainer: Trainer | None) -> domain.TrainerView | None:
@@ -129,7 +131,8 @@ class SchedulingService(ScoreService):
         if clashes:
             raise Refused(self._clash_errors(clashes, venue.pk, data["trainer_ids"]))
         workshop = Workshop(
-            id=workshop_id, kind=data["kind"], module=data["module"], province=venue.province,
+            id=workshop_id, kind=data["kind"], programme=data["programme"],
+            module=data["module"], province=venue.province,
             district=venue.district, timezone=domain.timezone_of(venue.province),
             days=data["days"], sessions=self._sessions(data["days"], venue.province,
                                                        data["starts"], data["ends"]),
@@ -406,7 +409,8 @@ class SchedulingService(ScoreService):
                                if pid in ids},
                 **{k: holder[k] for k in ("registration_id", "enterprise_id", "partner_id",
                                           "participants")}})
-        return {"workshop_id": workshop.pk, "kind": workshop.kind, "module": workshop.module,
+        return {"workshop_id": workshop.pk, "kind": workshop.kind,
+                "programme": workshop.programme, "module": workshop.module,
                 "province": workshop.province, "timezone": workshop.timezone,
                 "days": list(workshop.days), "trainer_ids": list(workshop.trainer_ids),
                 "partner_id": workshop.partner_id, "teams": teams}
@@ -447,9 +451,9 @@ class SchedulingService(ScoreService):
     @staticmethod
     def _scheduled_payload(workshop: Workshop) -> dict:
         return {**{k: getattr(workshop, k) for k in (
-            "kind", "module", "province", "district", "timezone", "days", "sessions",
-            "venue_id", "trainer_ids", "partner_id", "capacity_enterprises", "capacity_seats")},
-            "workshop_id": workshop.pk}
+            "kind", "programme", "module", "revision", "province", "district", "timezone",
+            "days", "sessions", "venue_id", "trainer_ids", "partner_id", "capacity_enterprises",
+            "capacity_seats")}, "workshop_id": workshop.pk}
 
     @staticmethod
     def _clash_errors(clashes: dict, venue_id: str, trainer_ids: list[str]) -> dict:
@@ -690,12 +694,21 @@ class SchedulingService(ScoreService):
                                  visit_id=visit["visit_id"], held_by=holder)
         self.outbox.record(conflict, "visit_conflict", {
             "visit_id": visit["visit_id"], "trainer_id": visit["trainer_id"], "day": day,
-            "held_by": holder,
+            "held_by": holder, "free_trainers": self._free_trainers(visit, day),
             "reason": f"{visit['trainer_id']} is already booked on {day.isoformat()} "
                       f"({holder})"})
         if not self.store.insert_many([conflict]):
             self.outbox.publish(conflict)
         return "conflict"
+
+    def _free_trainers(self, visit: dict, day: date) -> list[str]:
+        """Trainers who could take the visit that day: certified for its module, working in
+        its province, available, and with nothing booked."""
+        able = [trainer.pk for trainer in self.store.trainers()
+                if trainer.pk != visit["trainer_id"] and not domain.check_trainer(
+                    trainer_view(trainer), trainer.pk, visit["module"], visit["province"], [day])]
+        booked = self.store.booked([domain.booking_id(t, day) for t in able])
+        return [t for t in able if domain.booking_id(t, day) not in booked]
 
     @event_handler
     def handle_visit_cancelled(self, event: Event):

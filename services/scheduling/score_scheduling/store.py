@@ -25,22 +25,6 @@ class SchedulingRepository(Repository):
     def venues(self) -> list[Venue]:
         return list(Venue.objects.order_by("id"))
 
-    def put(self, doc_cls, pk: str, fields: dict):
-        """Create a document or bring an existing one to these fields (a repeated command
-        changes nothing)."""
-        existing = doc_cls.objects(pk=pk).first()
-        if existing is None:
-            if not self.insert_many([doc_cls(id=pk, **fields)]):
-                return doc_cls.objects.get(pk=pk)
-
-        def change(doc):
-            if all(getattr(doc, name) == value for name, value in fields.items()):
-                return False
-            for name, value in fields.items():
-                setattr(doc, name, value)
-
-        return self.update(doc_cls, pk, change)
-
     # -- bookings --------------------------------------------------------------------------------
     def book(self, holder: str, kind: str, resources: list[str], days: list[date],
              make_id) -> dict[str, str]:
@@ -59,6 +43,10 @@ class SchedulingRepository(Repository):
         if clashes:
             self.release([b.pk for index, b in enumerate(wanted) if index not in taken], holder)
         return clashes
+
+    def booked(self, booking_ids: list[str]) -> set[str]:
+        return {b.pk for b in Booking.objects(pk__in=booking_ids).only("id")} \
+            if booking_ids else set()
 
     def release(self, booking_ids: list[str], holder: str) -> None:
         for booking_id in booking_ids:

@@ -2,7 +2,9 @@
 from marshmallow import fields, validate
 
 from score_common.contracts import registry
-from score_common.contracts.common import PayloadSchema, module_field, province_field
+from score_common.contracts.common import (
+    ParticipantSchema, PayloadSchema, module_field, province_field,
+)
 
 PRODUCER = "coaching"
 
@@ -20,7 +22,12 @@ class PlanRefSchema(PayloadSchema):
 SAMPLE_VISIT_SCHEDULED = {
     "visit_id": "vis-enr-0001-1", "plan_id": "plan-enr-0001", "enrollment_id": "enr-0001",
     "enterprise_id": "ent-0001", "partner_id": "bedo", "module": 1, "province": "ID-JK",
-    "trainer_id": "trn-siti", "day": "2027-04-19", "number": 1, "of": 3,
+    "timezone": "Asia/Jakarta", "trainer_id": "trn-siti", "day": "2027-04-19", "number": 1,
+    "of": 3,
+    "participants": [
+        {"participant_id": "p-1", "name": "Budi Santoso", "role": "manager", "sex": "male",
+         "phone": "+6281234567890", "email": "budi@example.co.id", "language": "id",
+         "consent_to_reminders": True}],
 }
 
 
@@ -33,6 +40,9 @@ class VisitScheduledV1(PlanRefSchema):
     day = fields.Date(required=True)
     number = fields.Integer(required=True, validate=validate.Range(min=1))
     of = fields.Integer(required=True, validate=validate.Range(min=1))
+    timezone = fields.String(load_default="Asia/Jakarta")
+    # the enterprise's team, with contacts: whom notifications reminds of the visit
+    participants = fields.List(fields.Nested(ParticipantSchema), load_default=list)
 
 
 SAMPLE_VISIT_CANCELLED = {

@@ -6,6 +6,8 @@ from score_common.indonesia import MODULES, PROVINCES
 SEXES = ("female", "male")
 TEAM_ROLES = ("manager", "worker")
 LANGUAGES = ("id", "en")
+# SCORE and the variants built on its method (DOMAIN.md); a workshop delivers one of them.
+PROGRAMMES = ("score", "score-plus", "score-creative", "score-unpar", "score-hoco", "scorelike")
 
 
 class PayloadSchema(Schema):
@@ -16,6 +18,10 @@ class PayloadSchema(Schema):
 
 def module_field(**kwargs):
     return fields.Integer(strict=True, validate=validate.OneOf(sorted(MODULES)), **kwargs)
+
+
+def programme_field(**kwargs):
+    return fields.String(load_default="score", validate=validate.OneOf(PROGRAMMES), **kwargs)
 
 
 def province_field(**kwargs):

@@ -3,7 +3,7 @@ from marshmallow import fields, validate
 
 from score_common.contracts import registry
 from score_common.contracts.common import (
-    ParticipantSchema, PayloadSchema, module_field, province_field,
+    ParticipantSchema, PayloadSchema, module_field, programme_field, province_field,
 )
 
 PRODUCER = "scheduling"
@@ -11,11 +11,15 @@ PRODUCER = "scheduling"
 
 class WorkshopRefSchema(PayloadSchema):
     workshop_id = fields.String(required=True)
+    kind = fields.String(load_default="module", validate=validate.OneOf(("module", "results")))
+    programme = programme_field()
     module = module_field(required=True)
     province = province_field(required=True)
     timezone = fields.String(required=True)
     days = fields.List(fields.Date(), required=True, validate=validate.Length(min=1))
     status = fields.String(required=True)
+    # how many times the workshop has moved: a consumer keeps the highest it has seen
+    revision = fields.Integer(load_default=0)
 
 
 class RegistrationRefSchema(PayloadSchema):
@@ -35,6 +39,7 @@ SAMPLE_PARTICIPANT_REGISTERED = {
     "workshop": {
         "workshop_id": "ws-0001", "module": 1, "province": "ID-JK",
         "timezone": "Asia/Jakarta", "days": ["2027-03-22", "2027-03-23"], "status": "planned",
+        "kind": "module", "programme": "score", "revision": 0,
     },
     "participants": [
         {"participant_id": "p-1", "name": "Budi Santoso", "role": "manager", "sex": "male",
@@ -59,7 +64,8 @@ class SessionRefSchema(PayloadSchema):
 
 
 SAMPLE_WORKSHOP_SCHEDULED = {
-    "workshop_id": "ws-m1-id-jk-20270322-a1b2", "kind": "module", "module": 1,
+    "workshop_id": "ws-m1-id-jk-20270322-a1b2", "kind": "module", "programme": "score",
+    "module": 1, "revision": 0,
     "province": "ID-JK", "district": "Jakarta Timur", "timezone": "Asia/Jakarta",
     "days": ["2027-03-22", "2027-03-23"],
     "sessions": [
@@ -79,7 +85,9 @@ class WorkshopScheduledV1(PayloadSchema):
 
     workshop_id = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(("module", "results")))
+    programme = programme_field()
     module = module_field(required=True)
+    revision = fields.Integer(load_default=0)
     province = province_field(required=True)
     district = fields.String(allow_none=True, load_default=None)
     timezone = fields.String(required=True)
@@ -115,7 +123,7 @@ class HolderSchema(RegistrationRefSchema):
 
 SAMPLE_WORKSHOP_RESCHEDULED = {
     "workshop": {**{k: v for k, v in SAMPLE_WORKSHOP_SCHEDULED.items()},
-                 "days": ["2027-03-29", "2027-03-30"],
+                 "days": ["2027-03-29", "2027-03-30"], "revision": 1,
                  "sessions": [
                      {"day": "2027-03-29", "starts_at": "2027-03-29T01:00:00+00:00",
                       "ends_at": "2027-03-29T09:00:00+00:00"},
@@ -190,9 +198,9 @@ class TeamOutcomeSchema(HolderSchema):
 
 
 SAMPLE_WORKSHOP_COMPLETED = {
-    "workshop_id": "ws-m1-id-jk-20270322-a1b2", "kind": "module", "module": 1,
-    "province": "ID-JK", "timezone": "Asia/Jakarta", "days": ["2027-03-22", "2027-03-23"],
-    "trainer_ids": ["trn-siti"], "partner_id": "bedo",
+    "workshop_id": "ws-m1-id-jk-20270322-a1b2", "kind": "module", "programme": "score",
+    "module": 1, "province": "ID-JK", "timezone": "Asia/Jakarta",
+    "days": ["2027-03-22", "2027-03-23"], "trainer_ids": ["trn-siti"], "partner_id": "bedo",
     "teams": [{
         "registration_id": "reg-enr-0001", "enrollment_id": "enr-0001",
         "enterprise_id": "ent-0001", "partner_id": "bedo", "qualified": True,
@@ -209,6 +217,7 @@ class WorkshopCompletedV1(PayloadSchema):
 
     workshop_id = fields.String(required=True)
     kind = fields.String(required=True)
+    programme = programme_field()
     module = module_field(required=True)
     province = province_field(required=True)
     timezone = fields.String(required=True)
@@ -222,6 +231,7 @@ SAMPLE_VISIT_CONFLICT = {
     "visit_id": "vis-enr-0001-1", "trainer_id": "trn-siti", "day": "2027-04-19",
     "held_by": "ws-m2-id-jk-20270419-c3d4",
     "reason": "trn-siti teaches workshop ws-m2-id-jk-20270419-c3d4 on 2027-04-19",
+    "free_trainers": ["trn-agus"],
 }
 
 
@@ -234,6 +244,9 @@ class VisitConflictV1(PayloadSchema):
     day = fields.Date(required=True)
     held_by = fields.String(required=True)
     reason = fields.String(required=True)
+    # trainers certified for the visit's module in its province who are free that day: the
+    # visit may change hands instead of moving
+    free_trainers = fields.List(fields.String(), load_default=list)
 
 
 SAMPLE_RESULTS_WORKSHOP_DUE = {

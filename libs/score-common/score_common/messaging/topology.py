@@ -52,8 +52,15 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("enrollment", "handle_participant_waitlisted",
                  ("scheduling.participant_waitlisted",)),
     Subscription("enrollment", "handle_workshop_completed", ("scheduling.workshop_completed",)),
-    # Coaching plans visits for the teams a workshop qualified, and moves a visit whose day
-    # its trainer already has.
+    # Coaching drafts a team's visits when it is placed, follows its workshop when it moves,
+    # books them when the team qualifies, stops them when the enrollment is withdrawn, and
+    # moves (or hands over) a visit whose day its trainer already has.
+    Subscription("coaching", "handle_participant_registered",
+                 ("scheduling.participant_registered",)),
+    Subscription("coaching", "handle_workshop_rescheduled", ("scheduling.workshop_rescheduled",)),
+    Subscription("coaching", "handle_workshop_cancelled", ("scheduling.workshop_cancelled",)),
+    Subscription("coaching", "handle_registration_cancelled",
+                 ("scheduling.registration_cancelled",)),
     Subscription("coaching", "handle_workshop_completed", ("scheduling.workshop_completed",)),
     Subscription("coaching", "handle_visit_conflict", ("scheduling.visit_conflict",)),
     Subscription("notifications", "handle_participant_registered",

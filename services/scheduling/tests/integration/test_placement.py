@@ -438,12 +438,20 @@ def test_visits_and_workshops_never_double_book_a_trainer(calendar, publisher):
     assert refused.value.errors == {
         "trainer_ids[0]": ["trn-siti is already booked on 2027-03-29 (vis-a)"]}
 
+    # who could take a visit instead: certified for module 1 in Jakarta, available, free
+    for code, modules, away in (("dewi", [1], []), ("rudi", [1], [{
+            "start": TUESDAY, "end": TUESDAY, "reason": "leave"}]), ("eko", [1], [])):
+        scheduling.register_trainer({"code": code, "name": code.title(), "partner_id": "bedo",
+                                     "modules": modules, "provinces": ["ID-JK"],
+                                     "unavailable": away})
     taken = scheduling.schedule_workshop(workshop())  # Monday and Tuesday the 22nd-23rd
+    scheduling.schedule_workshop(workshop(venue_id="ven-blk-bekasi", trainer_ids=["trn-eko"]))
     coaching_says("visit_scheduled", visit_id="vis-b", day=TUESDAY)
     [conflict] = wait_until(lambda: events_of(config, "visit_conflict") or None,
                             what="visit_conflict")
     assert conflict["payload"]["visit_id"] == "vis-b"
     assert conflict["payload"]["held_by"] == taken["workshop_id"]
+    assert conflict["payload"]["free_trainers"] == ["trn-dewi"]
 
     coaching_says("visit_cancelled", visit_id="vis-a", day="2027-03-29")
     wait_until(lambda: bookings.find_one({"_id": "trn-siti:2027-03-29"}) is None,
