@@ -17,7 +17,9 @@ class Trainer(VersionedDocument):
     unavailable = me.ListField(me.DictField())      # [{start, end, reason}]
     email = me.StringField()
     phone = me.StringField()
+    language = me.StringField(default="id")
     active = me.BooleanField(default=True)
+    announced = me.DictField()  # the trainer as last told to the platform (trainer_registered)
     registered_at = me.DateTimeField()
     # the secret in the trainer's calendar subscription address
     calendar_token = me.StringField()
@@ -51,6 +53,7 @@ class Workshop(VersionedDocument):
     days = me.ListField(me.DateField())
     sessions = me.ListField(me.DictField())  # [{day, starts_at, ends_at}] in UTC
     venue_id = me.StringField()
+    venue = me.DictField()  # {venue_id, name, address, district} as scheduled, for the events
     trainer_ids = me.ListField(me.StringField())
     partner_id = me.StringField()  # the organising partner
     capacity_enterprises = me.IntField(default=0)

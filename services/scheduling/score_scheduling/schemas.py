@@ -4,7 +4,9 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from score_common.commands import Command
-from score_common.contracts.common import module_field, programme_field, province_field
+from score_common.contracts.common import (
+    LANGUAGES, module_field, programme_field, province_field,
+)
 from score_common.indonesia import PROVINCES
 from score_scheduling import domain
 
@@ -36,6 +38,7 @@ class TrainerCommand(Command):
     unavailable = fields.List(fields.Nested(UnavailableSchema), load_default=list)
     email = fields.Email(load_default=None, allow_none=True)
     phone = fields.String(load_default=None, allow_none=True)
+    language = fields.String(load_default="id", validate=validate.OneOf(LANGUAGES))
 
 
 class VenueCommand(Command):
@@ -111,6 +114,7 @@ class TrainerSchema(Schema):
     unavailable = fields.List(fields.Dict())
     email = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
+    language = fields.String()
     active = fields.Boolean()
 
 

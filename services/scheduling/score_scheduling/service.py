@@ -46,7 +46,8 @@ def workshop_ref(workshop: Workshop) -> dict:
     return {"workshop_id": workshop.pk, "kind": workshop.kind, "programme": workshop.programme,
             "module": workshop.module, "province": workshop.province,
             "timezone": workshop.timezone, "days": list(workshop.days), "status": workshop.status,
-            "revision": workshop.revision}
+            "revision": workshop.revision, "sessions": list(workshop.sessions),
+            "venue": dict(workshop.venue) or None}
 
 
 def trainer_view(trainer: Trainer | None) -> domain.TrainerView | None:
@@ -62,7 +63,7 @@ class SchedulingService(ScoreService):
     name = "scheduling"
     store: SchedulingRepository = MongoStore(SchedulingRepository, documents=[
         Trainer, Venue, Workshop, Booking, Registration, Waiting, VisitConflict])
-    outbox = Outbox(Workshop, Registration, VisitConflict)
+    outbox = Outbox(Workshop, Registration, VisitConflict, Trainer)
     clock = Clock()
 
     # -- trainers and venues ---------------------------------------------------------------------
@@ -77,8 +78,20 @@ class SchedulingService(ScoreService):
                                   "provinces": sorted(set(data["provinces"])), "active": True})
         if not trainer.calendar_token:
             trainer = self.store.update(Trainer, trainer.pk, self._give_calendar_token)
+        trainer = self.store.update(Trainer, trainer.pk, self._announce_trainer)
+        self.outbox.publish(trainer)
         return {**TrainerSchema().dump(trainer),
                 "calendar_path": f"/calendars/trainers/{trainer.pk}/{trainer.calendar_token}.ics"}
+
+    def _announce_trainer(self, trainer: Trainer):
+        """Tell the platform about a new or changed trainer (once per change)."""
+        payload = {"trainer_id": trainer.pk, **{k: getattr(trainer, k) for k in (
+            "name", "partner_id", "modules", "provinces", "email", "phone", "language",
+            "active")}}
+        if trainer.announced == payload:
+            return False
+        trainer.announced = payload
+        self.outbox.record(trainer, "trainer_registered", payload)
 
     @staticmethod
     def _give_calendar_token(trainer: Trainer):
@@ -136,7 +149,9 @@ class SchedulingService(ScoreService):
             district=venue.district, timezone=domain.timezone_of(venue.province),
             days=data["days"], sessions=self._sessions(data["days"], venue.province,
                                                        data["starts"], data["ends"]),
-            venue_id=venue.pk, trainer_ids=data["trainer_ids"], partner_id=data["partner_id"],
+            venue_id=venue.pk, venue={"venue_id": venue.pk, "name": venue.name,
+                                      "address": venue.address, "district": venue.district},
+            trainer_ids=data["trainer_ids"], partner_id=data["partner_id"],
             capacity_enterprises=data["capacity_enterprises"],
             capacity_seats=data["capacity_seats"], holders=self._cohort_holders(cohort),
             cohort_of=data["cohort_of"], status="planned",
@@ -453,7 +468,7 @@ class SchedulingService(ScoreService):
         return {**{k: getattr(workshop, k) for k in (
             "kind", "programme", "module", "revision", "province", "district", "timezone",
             "days", "sessions", "venue_id", "trainer_ids", "partner_id", "capacity_enterprises",
-            "capacity_seats")}, "workshop_id": workshop.pk}
+            "capacity_seats")}, "workshop_id": workshop.pk, "venue": dict(workshop.venue) or None}
 
     @staticmethod
     def _clash_errors(clashes: dict, venue_id: str, trainer_ids: list[str]) -> dict:

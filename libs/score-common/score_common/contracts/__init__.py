@@ -9,7 +9,7 @@ registry = EventRegistry()
 
 # Registration happens on import of each producer's module.
 from score_common.contracts import (  # noqa: E402,F401
-    coaching, enrollment, notifications, scheduling,
+    coaching, enrollment, notifications, reporting, scheduling,
 )
 
 __all__ = ["registry"]

@@ -3,10 +3,23 @@ from marshmallow import fields, validate
 
 from score_common.contracts import registry
 from score_common.contracts.common import (
-    ParticipantSchema, PayloadSchema, module_field, programme_field, province_field,
+    LANGUAGES, ParticipantSchema, PayloadSchema, module_field, programme_field, province_field,
 )
 
 PRODUCER = "scheduling"
+
+
+class VenueRefSchema(PayloadSchema):
+    venue_id = fields.String(required=True)
+    name = fields.String(required=True)
+    address = fields.String(allow_none=True, load_default=None)
+    district = fields.String(allow_none=True, load_default=None)
+
+
+class SessionRefSchema(PayloadSchema):
+    day = fields.Date(required=True)
+    starts_at = fields.AwareDateTime(required=True)  # UTC
+    ends_at = fields.AwareDateTime(required=True)
 
 
 class WorkshopRefSchema(PayloadSchema):
@@ -20,6 +33,9 @@ class WorkshopRefSchema(PayloadSchema):
     status = fields.String(required=True)
     # how many times the workshop has moved: a consumer keeps the highest it has seen
     revision = fields.Integer(load_default=0)
+    # where and when, local times derivable from the zone: enough for a reminder and an .ics
+    sessions = fields.List(fields.Nested(SessionRefSchema), load_default=list)
+    venue = fields.Nested(VenueRefSchema, allow_none=True, load_default=None)
 
 
 class RegistrationRefSchema(PayloadSchema):
@@ -40,6 +56,13 @@ SAMPLE_PARTICIPANT_REGISTERED = {
         "workshop_id": "ws-0001", "module": 1, "province": "ID-JK",
         "timezone": "Asia/Jakarta", "days": ["2027-03-22", "2027-03-23"], "status": "planned",
         "kind": "module", "programme": "score", "revision": 0,
+        "sessions": [
+            {"day": "2027-03-22", "starts_at": "2027-03-22T01:00:00+00:00",
+             "ends_at": "2027-03-22T09:00:00+00:00"},
+            {"day": "2027-03-23", "starts_at": "2027-03-23T01:00:00+00:00",
+             "ends_at": "2027-03-23T09:00:00+00:00"}],
+        "venue": {"venue_id": "ven-bedo-pulogadung", "name": "BEDO Training Centre",
+                  "address": "Jl. Pulogadung No. 1", "district": "Jakarta Timur"},
     },
     "participants": [
         {"participant_id": "p-1", "name": "Budi Santoso", "role": "manager", "sex": "male",
@@ -57,12 +80,6 @@ class ParticipantRegisteredV1(RegistrationRefSchema):
     participants = fields.List(fields.Nested(ParticipantSchema), required=True)
 
 
-class SessionRefSchema(PayloadSchema):
-    day = fields.Date(required=True)
-    starts_at = fields.AwareDateTime(required=True)  # UTC
-    ends_at = fields.AwareDateTime(required=True)
-
-
 SAMPLE_WORKSHOP_SCHEDULED = {
     "workshop_id": "ws-m1-id-jk-20270322-a1b2", "kind": "module", "programme": "score",
     "module": 1, "revision": 0,
@@ -76,6 +93,8 @@ SAMPLE_WORKSHOP_SCHEDULED = {
     ],
     "venue_id": "ven-bedo-pulogadung", "trainer_ids": ["trn-siti"], "partner_id": "bedo",
     "capacity_enterprises": 6, "capacity_seats": 24,
+    "venue": {"venue_id": "ven-bedo-pulogadung", "name": "BEDO Training Centre",
+              "address": "Jl. Pulogadung No. 1", "district": "Jakarta Timur"},
 }
 
 
@@ -94,6 +113,7 @@ class WorkshopScheduledV1(PayloadSchema):
     days = fields.List(fields.Date(), required=True, validate=validate.Length(min=1))
     sessions = fields.List(fields.Nested(SessionRefSchema), required=True)
     venue_id = fields.String(required=True)
+    venue = fields.Nested(VenueRefSchema, allow_none=True, load_default=None)
     trainer_ids = fields.List(fields.String(), required=True)
     partner_id = fields.String(required=True)
     capacity_enterprises = fields.Integer(required=True)
@@ -267,3 +287,26 @@ class ResultsWorkshopDueV1(PayloadSchema):
     province = province_field(required=True)
     partner_id = fields.String(required=True)
     teams = fields.List(fields.Nested(RegistrationRefSchema), required=True)
+
+
+SAMPLE_TRAINER_REGISTERED = {
+    "trainer_id": "trn-siti", "name": "Siti Rahayu", "partner_id": "bedo", "modules": [1, 2],
+    "provinces": ["ID-JK", "ID-JB"], "email": "siti@bedo.or.id", "phone": "+6281311112222",
+    "language": "id", "active": True,
+}
+
+
+@registry.register(PRODUCER, "trainer_registered", 1, SAMPLE_TRAINER_REGISTERED)
+class TrainerRegisteredV1(PayloadSchema):
+    """A trainer as registered or last changed: certification, provinces and contacts (for
+    the reminders notifications sends them)."""
+
+    trainer_id = fields.String(required=True)
+    name = fields.String(required=True)
+    partner_id = fields.String(required=True)
+    modules = fields.List(module_field(), required=True)
+    provinces = fields.List(province_field(), required=True)
+    email = fields.Email(allow_none=True, load_default=None)
+    phone = fields.String(allow_none=True, load_default=None)
+    language = fields.String(load_default="id", validate=validate.OneOf(LANGUAGES))
+    active = fields.Boolean(required=True)

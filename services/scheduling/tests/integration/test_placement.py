@@ -65,11 +65,17 @@ def test_a_workshop_is_scheduled_in_the_venues_zone_and_announced(calendar):
     assert first["local_start"] == "2027-03-22T09:00:00+07:00"
     assert scheduling.get_workshop(scheduled["workshop_id"])["registrations"] == []
     reporting = f"{config['SCORE_NAMESPACE']}.reporting.handle_platform_event"
-    wait_until(lambda: queue_depth(config["AMQP_URI"], reporting) >= 1,
+    wait_until(lambda: queue_depth(config["AMQP_URI"], reporting) >= 3,
                what="workshop_scheduled published")
-    [event] = [json.loads(m.body) for m in drain_queue(config["AMQP_URI"], reporting)]
-    assert event["event_type"] == "workshop_scheduled"
+    events = [json.loads(m.body) for m in drain_queue(config["AMQP_URI"], reporting)]
+    [event] = [e for e in events if e["event_type"] == "workshop_scheduled"]
     assert event["payload"]["workshop_id"] == scheduled["workshop_id"]
+    assert event["payload"]["venue"]["name"] == "BLK Jakarta Timur"
+    # each trainer was announced once, with what notifications needs to reach them
+    trainers = {e["payload"]["trainer_id"]: e["payload"] for e in events
+                if e["event_type"] == "trainer_registered"}
+    assert sorted(trainers) == ["trn-agus", "trn-siti"] and len(events) == 3
+    assert trainers["trn-siti"]["modules"] == [1, 2]
 
 
 @pytest.mark.parametrize("changes, field, reason", [
