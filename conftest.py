@@ -134,3 +134,44 @@ def start_service(container_factory, make_config):
         return config
 
     return start
+
+
+@pytest.fixture(scope="session")
+def sinks_process():
+    """A real SMTP server and a real HTTP stand-in for the SMS provider (Infobip's API), as
+    a process of their own (score_devenv.sinks)."""
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    from score_devenv.sinks import SinksClient
+
+    smtp_port, sms_port = free_port(), free_port()
+    process = subprocess.Popen([sys.executable, "-m", "score_devenv.sinks",
+                                "--smtp-port", str(smtp_port), "--sms-port", str(sms_port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    client = SinksClient(f"http://127.0.0.1:{sms_port}", f"smtp://127.0.0.1:{smtp_port}")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            client.texts()
+            break
+        except requests.RequestException:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("the mail and SMS sinks did not start")
+            time.sleep(0.1)
+    yield client
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture
+def sinks(sinks_process):
+    """The sinks, emptied for this test; `sinks.env` points a notifications service at them."""
+    sinks_process.reset()
+    sinks_process.env = {"SCORE_SMTP_URL": sinks_process.smtp_url,
+                         "SCORE_SMS_URL": sinks_process.sms_url}
+    return sinks_process

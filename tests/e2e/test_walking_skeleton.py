@@ -93,7 +93,7 @@ def test_a_partner_enrollment_reaches_every_service(system, servers):
     assert registration["status"] == "registered"
     assert registration["workshop_id"] == workshop["workshop_id"]
 
-    reminders = database(envs["notifications"]).reminders
+    reminders = database(envs["notifications"]).messages
     wait_until(lambda: reminders.count_documents({"subject_id": registration["_id"]}) > 0,
                what="planned reminders")
     assert {r["channel"] for r in reminders.find({"subject_id": registration["_id"]})} == {

@@ -47,6 +47,21 @@ ENV_VARS = (
     EnvVar("SCORE_OUTBOX_SWEEP_SECONDS", "How often unpublished outbox events are swept.", "2"),
     EnvVar("SCORE_LOG_LEVEL", "Python log level.", "INFO"),
     EnvVar("SCORE_LOG_FORMAT", "json (one JSON object a line) or text.", "json"),
+    # Read by notifications only. The defaults reach the local sinks `score-dev up` starts.
+    EnvVar("SCORE_SMTP_URL", "Mail server for email: smtp://[user:password@]host:port, or "
+           "smtp+starttls://... to upgrade the connection.", "smtp://127.0.0.1:8025"),
+    EnvVar("SCORE_MAIL_FROM", "From address of every email.",
+           "SCORE Indonesia <no-reply@score.local>"),
+    EnvVar("SCORE_SMS_URL", "Base URL of the SMS provider's API (Infobip's, or the local "
+           "stand-in).", "http://127.0.0.1:8106"),
+    EnvVar("SCORE_SMS_API_KEY", "The SMS provider's API key (secret).", "local-dev-key"),
+    EnvVar("SCORE_SMS_SENDER", "Sender name or number shown on the phone.", "SCORE"),
+    EnvVar("SCORE_PUBLIC_URL", "Base URL at which the provider reaches this service's "
+           "callbacks (delivery reports, inbound STOP); default: its own HTTP address.", None),
+    EnvVar("SCORE_CALLBACK_SECRET", "Secret in the provider's callback addresses (secret); "
+           "a callback without it is refused.", "local-dev-secret"),
+    EnvVar("SCORE_QUIET_HOURS", "Local hours without SMS, HH:MM-HH:MM; an SMS due then waits "
+           "for their end.", "21:00-06:00"),
     EnvVar("SCORE_CLOCK_OFFSET_DAYS", "Days the service's clock runs ahead of real time, for "
            "rehearsals and tests (recording a workshop's attendance before it happens); "
            "never set in production.", "0"),
@@ -115,4 +130,12 @@ def service_config(service: str, environ=None) -> dict:
         "SCORE_CLOCK_OFFSET_DAYS": clock_offset,
         "SCORE_LOG_LEVEL": get("SCORE_LOG_LEVEL").upper(),
         "SCORE_LOG_FORMAT": get("SCORE_LOG_FORMAT"),
+        "SCORE_SMTP_URL": get("SCORE_SMTP_URL"),
+        "SCORE_MAIL_FROM": get("SCORE_MAIL_FROM"),
+        "SCORE_SMS_URL": get("SCORE_SMS_URL").rstrip("/"),
+        "SCORE_SMS_API_KEY": get("SCORE_SMS_API_KEY"),
+        "SCORE_SMS_SENDER": get("SCORE_SMS_SENDER"),
+        "SCORE_PUBLIC_URL": (get("SCORE_PUBLIC_URL") or f"http://{http_address}").rstrip("/"),
+        "SCORE_CALLBACK_SECRET": get("SCORE_CALLBACK_SECRET"),
+        "SCORE_QUIET_HOURS": get("SCORE_QUIET_HOURS"),
     }

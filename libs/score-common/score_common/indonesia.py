@@ -17,6 +17,8 @@ class Province(NamedTuple):
 
 
 _ZONES = {"WIB": "Asia/Jakarta", "WITA": "Asia/Makassar", "WIT": "Asia/Jayapura"}
+# How Indonesians write each zone after a time ("08.00 WITA").
+ZONE_ABBREVIATIONS = {zone: abbreviation for abbreviation, zone in _ZONES.items()}
 
 _TABLE = [
     ("ID-AC", "Aceh", "WIB"), ("ID-SU", "Sumatera Utara", "WIB"),

@@ -80,6 +80,7 @@ def up(args) -> int:
     command = shutil.which("score-service") or str(Path(sys.executable).parent / "score-service")
     logs = var_dir() / "log"
     logs.mkdir(exist_ok=True)
+    start_sinks(logs)
     for service in SERVICES:
         if running_pid(service):
             log(f"{service} is already running")
@@ -106,6 +107,18 @@ def up(args) -> int:
     return 0
 
 
+def start_sinks(logs: Path) -> None:
+    """Email and SMS go to local sinks (score_devenv.sinks), kept under var/outbox."""
+    if running_pid("sinks"):
+        return
+    with open(logs / "sinks.log", "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "score_devenv.sinks", "--dir", str(var_dir() / "outbox")],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+    _pid_file("sinks").write_text(str(process.pid))
+
+
 def summary(servers, logs: Path) -> str:
     lines = ["", "SCORE platform is running.", ""]
     for service in SERVICES:
@@ -118,6 +131,8 @@ def summary(servers, logs: Path) -> str:
         f"  management UI  {mgmt.replace('guest:guest@', '')}  (user guest, password guest)",
         f"  MongoDB        {servers.mongodb_uri}  ({servers.mongodb_mode})",
         f"  logs           {logs}/<service>.log (JSON, one object a line)",
+        f"  email, SMS     smtp://127.0.0.1:8025 and http://127.0.0.1:8106 (an Infobip "
+        f"stand-in); what they receive is in {var_dir() / 'outbox'}",
         "",
         "  Try:  make sample    publish the sample partner enrollment (pika, as a partner)",
         "        make inspect   see what each service stored in its own database",
@@ -128,7 +143,7 @@ def summary(servers, logs: Path) -> str:
 
 
 def down(args) -> int:
-    for service in SERVICES:
+    for service in (*SERVICES, "sinks"):
         pid = running_pid(service)
         if pid:
             log(f"stopping {service}")

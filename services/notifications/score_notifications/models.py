@@ -1,32 +1,126 @@
-"""Notifications' own documents (database score_notifications, alias 'notifications')."""
+"""Notifications' own documents (database score_notifications, alias 'notifications').
+
+FerretDB answers only `_id` lookups from an index, so everything the dispatcher and the
+delivery log look up is reached by `_id`: due messages through minute buckets, a
+recipient's or a workshop's messages through lookup documents.
+"""
 import mongoengine as me
 
 from score_common.store import VersionedDocument
 
 ALIAS = "notifications"
 
+MESSAGE_STATUSES = (
+    "planned",        # waiting for its time
+    "sending",        # claimed by a dispatcher, being handed to the provider
+    "transmitting",   # email only: the mail server is being given it now
+    "sent",           # the provider took it
+    "delivered",      # the provider's delivery report says it arrived
+    "failed",         # a permanent failure, with its reason
+    "cancelled",      # withdrawn before it was sent (a reschedule, a cancellation)
+    "undeliverable",  # no valid address to send it to, with the reason
+    "suppressed",     # the recipient opted out of the channel
+    "expired",        # its moment passed while nothing could send it
+    "in_doubt",       # the service stopped while the mail server took it: not resent
+)
+FINAL = frozenset(("sent", "delivered", "failed", "cancelled", "undeliverable", "suppressed",
+                   "expired", "in_doubt"))
 
-class Reminder(me.Document):
-    """One send to one recipient; its id is the send's idempotency key."""
 
-    meta = {"db_alias": ALIAS, "collection": "reminders",
-            "indexes": ["subject_id", "workshop_id", ("status", "due_at")]}
+class Message(me.Document):
+    """One send to one recipient; its id is the send's idempotency key (recipient, subject,
+    kind, time). Written with conditional updates on `status`, so a dispatcher's claim and
+    a cancellation can never both win."""
+
+    meta = {"db_alias": ALIAS, "collection": "messages", "indexes": []}
 
     id = me.StringField(primary_key=True)
-    subject_id = me.StringField(required=True)
-    workshop_id = me.StringField(required=True)
+    subject_id = me.StringField(required=True)  # what it is about: registration, visit...
+    workshop_id = me.StringField()
+    visit_id = me.StringField()
     recipient_id = me.StringField(required=True)
+    recipient_name = me.StringField()
+    role = me.StringField()  # manager | worker | trainer
     channel = me.StringField(required=True, choices=("sms", "email"))
-    address = me.StringField(required=True)
+    address = me.StringField()
+    # where to fall back when the SMS fails permanently: {"channel": "email", "address": ...}
+    alternate = me.DictField()
     kind = me.StringField(required=True)
+    language = me.StringField(required=True, default="id")
+    timezone = me.StringField(required=True, default="Asia/Jakarta")
     due_at = me.DateTimeField(required=True)
-    language = me.StringField(required=True)
-    status = me.StringField(required=True, default="planned")
+    not_after = me.DateTimeField()  # past this, the message is stale and expires unsent
+    context = me.DictField()  # template values: strings, numbers, ISO dates only
+    status = me.StringField(required=True, default="planned", choices=MESSAGE_STATUSES)
+    reason = me.StringField()
+    attempts = me.IntField(default=0)
+    claim = me.StringField()
+    claimed_at = me.DateTimeField()
+    sent_at = me.DateTimeField()
+    delivered_at = me.DateTimeField()
+    segments = me.IntField()
+    fallback_of = me.StringField()
+    history = me.ListField(me.DictField())  # [{status, at (ISO), detail}]
+    created_at = me.DateTimeField()
 
 
-class ReminderPlan(VersionedDocument):
-    meta = {"db_alias": ALIAS, "collection": "reminder_plans", "indexes": []}
+class Subject(VersionedDocument):
+    """What is planned for one subject (a team's registration, a visit on a day with a
+    trainer, a report): its messages' keys and what the reminders know of the workshop."""
 
-    id = me.StringField(primary_key=True)  # the subject: a registration
-    workshop_id = me.StringField(required=True)
-    reminder_ids = me.ListField(me.StringField())
+    meta = {"db_alias": ALIAS, "collection": "subjects", "indexes": []}
+
+    id = me.StringField(primary_key=True)
+    kind = me.StringField(required=True)  # workshop | visit | report
+    workshop_id = me.StringField()
+    revision = me.IntField(default=0)  # the workshop's moves, as last planned for
+    status = me.StringField(default="active")  # active | cancelled
+    keys = me.ListField(me.StringField())
+    context = me.DictField()
+    history = me.ListField(me.DictField())
+
+
+class DueBucket(me.Document):
+    """The keys of the messages due (or to be checked) in one UTC minute."""
+
+    meta = {"db_alias": ALIAS, "collection": "due_buckets", "indexes": []}
+
+    id = me.StringField(primary_key=True)  # YYYY-MM-DDTHH:MM
+    keys = me.ListField(me.StringField())
+
+
+class Lookup(me.Document):
+    """The keys of every message of a recipient, a workshop or an address (delivery log)."""
+
+    meta = {"db_alias": ALIAS, "collection": "lookups", "indexes": []}
+
+    id = me.StringField(primary_key=True)  # recipient:<id> | workshop:<id>
+    keys = me.ListField(me.StringField())
+
+
+class OptOut(me.Document):
+    meta = {"db_alias": ALIAS, "collection": "opt_outs", "indexes": []}
+
+    id = me.StringField(primary_key=True)  # <channel>:<address>
+    at = me.DateTimeField()
+    source = me.StringField()  # "inbound SMS 'STOP'", "staff", ...
+
+
+class TrainerContact(me.Document):
+    meta = {"db_alias": ALIAS, "collection": "trainers", "indexes": []}
+
+    id = me.StringField(primary_key=True)
+    name = me.StringField()
+    email = me.StringField()
+    phone = me.StringField()
+    language = me.StringField(default="id")
+    active = me.BooleanField(default=True)
+
+
+class Cursor(me.Document):
+    """How far the dispatcher has swept the buckets (the last minute fully done)."""
+
+    meta = {"db_alias": ALIAS, "collection": "cursors", "indexes": []}
+
+    id = me.StringField(primary_key=True)
+    minute = me.StringField()

@@ -63,8 +63,22 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
                  ("scheduling.registration_cancelled",)),
     Subscription("coaching", "handle_workshop_completed", ("scheduling.workshop_completed",)),
     Subscription("coaching", "handle_visit_conflict", ("scheduling.visit_conflict",)),
+    # Notifications plans reminders from events alone: workshops, visits, reports, and the
+    # trainers' contacts.
     Subscription("notifications", "handle_participant_registered",
                  ("scheduling.participant_registered",)),
+    Subscription("notifications", "handle_workshop_rescheduled",
+                 ("scheduling.workshop_rescheduled",)),
+    Subscription("notifications", "handle_workshop_cancelled",
+                 ("scheduling.workshop_cancelled",)),
+    Subscription("notifications", "handle_registration_cancelled",
+                 ("scheduling.registration_cancelled",)),
+    Subscription("notifications", "handle_trainer_registered",
+                 ("scheduling.trainer_registered",)),
+    Subscription("notifications", "handle_visit_scheduled", ("coaching.visit_scheduled",)),
+    Subscription("notifications", "handle_visit_cancelled", ("coaching.visit_cancelled",)),
+    Subscription("notifications", "handle_visit_overdue", ("coaching.visit_overdue",)),
+    Subscription("notifications", "handle_report_ready", ("reporting.report_ready",)),
     # Reporting builds its read models from every event the platform emits.
     Subscription("reporting", "handle_platform_event", ("#",)),
 )
