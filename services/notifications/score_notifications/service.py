@@ -365,7 +365,7 @@ class NotificationsService(ScoreService):
         return json_response(200, {"updated": updated})
 
     def record_delivery_reports(self, body: dict) -> int:
-        now, updated, fallbacks = utcnow(), 0, []
+        now, updated, fallbacks = self.clock.now(), 0, []
         for report in sms.delivery_reports(body):
             key, group = report["message_id"], report["group"]
             if group in sms.DELIVERED_GROUPS:

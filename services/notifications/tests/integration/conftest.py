@@ -31,9 +31,10 @@ def notifications(start_service, sinks):
     config = start_service(NotificationsService, SCORE_CLOCK_OFFSET_DAYS=offset_to(T0),
                            **sinks.env)
 
-    def make_dispatcher() -> Dispatcher:
+    def make_dispatcher(reports: bool = True) -> Dispatcher:
+        """reports=False: the provider is given no callback, so no delivery report comes."""
         notify = (f"http://{config['WEB_SERVER_ADDRESS']}/notifications/sms/reports/"
-                  f"{config['SCORE_CALLBACK_SECRET']}")
+                  f"{config['SCORE_CALLBACK_SECRET']}") if reports else None
         return Dispatcher(NotificationsRepository("notifications"),
                           InfobipSms(sinks.sms_url, config["SCORE_SMS_API_KEY"], "SCORE", notify),
                           SmtpMail(sinks.smtp_url, config["SCORE_MAIL_FROM"]), Templates())
