@@ -173,7 +173,7 @@ class Repository:
                     for doc in docs for event_id in getattr(doc, "unannounced_events", [])]
         if not pointers:
             return
-        _duplicate_indexes(lambda: self.db[OUTBOX_POINTERS].insert_many(pointers, ordered=False))
+        duplicate_indexes(lambda: self.db[OUTBOX_POINTERS].insert_many(pointers, ordered=False))
         for doc in docs:
             if isinstance(doc, VersionedDocument):
                 doc._unannounced_events = []
@@ -212,7 +212,7 @@ class Repository:
             rows.append(doc.to_mongo())
         events = {index: getattr(doc, "unannounced_events", []) for index, doc in enumerate(docs)}
         self._announce_outbox(docs)
-        taken = _duplicate_indexes(lambda: docs[0]._get_collection().insert_many(
+        taken = duplicate_indexes(lambda: docs[0]._get_collection().insert_many(
             rows, ordered=False))
         for index, doc in enumerate(docs):
             if index not in taken:
@@ -294,7 +294,7 @@ class Repository:
         return self._claims.delete_many({"at": {"$lt": utcnow() - older_than}}).deleted_count
 
 
-def _duplicate_indexes(write) -> set[int]:
+def duplicate_indexes(write) -> set[int]:
     """Run an unordered bulk insert; the indexes it refused as duplicates (other errors
     raise)."""
     try:

@@ -45,9 +45,8 @@ class MailSink:
                 return "250 OK"
 
             async def handle_DATA(self, server, session, envelope):
-                message = message_from_bytes(envelope.content, policy=policy.default)
-                with sink.lock:
-                    sink.messages.append(message)
+                with sink.lock:  # parsed when read: the sink keeps up with a burst
+                    sink.messages.append(envelope.content)
                 if sink.directory:
                     sink.directory.mkdir(parents=True, exist_ok=True)
                     (sink.directory / f"{time.time():.6f}.eml").write_bytes(envelope.content)
@@ -67,9 +66,10 @@ class MailSink:
     def stop(self) -> None:
         self.controller.stop()
 
-    def to(self, address: str) -> list:
+    def parsed(self) -> list:
         with self.lock:
-            return [m for m in self.messages if address in str(m["To"])]
+            raw = list(self.messages)
+        return [message_from_bytes(content, policy=policy.default) for content in raw]
 
 
 class SmsStandIn:
@@ -142,7 +142,7 @@ class SmsStandIn:
                         return self._json(200, {"requests": stand_in.requests,
                                                 "messages": list(stand_in.sent.values())})
                 if parts.path == "/_mail" and stand_in.mail is not None:
-                    return self._json(200, [_mail_json(m) for m in stand_in.mail.messages])
+                    return self._json(200, [_mail_json(m) for m in stand_in.mail.parsed()])
                 return self._json(404, {})
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
@@ -272,13 +272,13 @@ class SinksClient:
         self.smtp_url = smtp_url
 
     def texts(self) -> list[dict]:
-        return requests.get(f"{self.sms_url}/_sent", timeout=5).json()["messages"]
+        return requests.get(f"{self.sms_url}/_sent", timeout=120).json()["messages"]
 
     def sms_requests(self) -> int:
         return requests.get(f"{self.sms_url}/_sent", timeout=5).json()["requests"]
 
     def mail(self) -> list[dict]:
-        return requests.get(f"{self.sms_url}/_mail", timeout=5).json()
+        return requests.get(f"{self.sms_url}/_mail", timeout=120).json()
 
     def control(self, **settings) -> None:
         requests.post(f"{self.sms_url}/_control", json=settings, timeout=5).raise_for_status()

@@ -1,15 +1,15 @@
 """Sending what is due, exactly once in effect.
 
-Every send goes through a claim: a conditional update from `planned` to `sending` under a
-fresh token, so two dispatchers (or a dispatcher and a cancellation) can never both take a
-message. Each claim also files the message for a check a lease later: if the process dies
-before it records the outcome, the check finds the message still claimed and recovers it
+Every send goes through a claim: the insert of "<key>:<generation>" into send_claims, which
+only one dispatcher (or cancellation) can win, so no two can both take a message. Each claim
+also files the message for a check a lease later: if the process dies before it records the
+outcome, the check finds the message still planned under an old claim and recovers it
 without sending it twice:
 
 - an SMS is looked up at the provider by its key (our key is the provider's message id):
   sent if the provider has it, sent again if it never got it;
-- an email not yet handed to the mail server is sent again; one the server was being given
-  (`transmitting`) may have gone, so it is recorded `in_doubt` and never resent.
+- an email is sent again unless its batch was noted as being given to the mail server
+  (transmissions): then it may have gone, so it is recorded `in_doubt` and never resent.
 
 Transient failures retry with backoff; permanent ones are recorded with their reason, and a
 failed SMS falls back to the recipient's email when there is one. An SMS due in the quiet
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -39,6 +40,7 @@ KEEP_BUCKETS = timedelta(minutes=2)  # swept again before retiring: late filings
 FIRST_SWEEP = timedelta(days=1)
 SMS_BATCH = 100
 EMAIL_BATCH = 25  # at most this many emails are in doubt if the process dies mid-batch
+MAIL_CONNECTIONS = 4
 PRODID = "-//ILO SCORE Indonesia//Notifications//EN"
 
 
@@ -61,8 +63,11 @@ class Tally:
 
 class Dispatcher:
     def __init__(self, repository: NotificationsRepository, sms: InfobipSms, mail: SmtpMail,
-                 templates: Templates, quiet_hours=domain.DEFAULT_QUIET_HOURS):
+                 templates: Templates, quiet_hours=domain.DEFAULT_QUIET_HOURS,
+                 mail_connections: int = MAIL_CONNECTIONS):
         self.repository = repository
+        # SMTP answers each command in turn: several connections keep the server busy
+        self.pool = ThreadPoolExecutor(mail_connections)
         self.sms = sms
         self.mail = mail
         self.templates = templates
@@ -95,20 +100,19 @@ class Dispatcher:
         return tally
 
     def process(self, keys: list[str], now: datetime, tally: Tally) -> None:
-        current = self.repository.raw_messages(keys, {"status": 1, "due_at": 1, "claimed_at": 1})
-        due, stale = [], []
-        for message in current:
+        due = []
+        for message in self.repository.raw_messages(keys):
             if message["status"] in FINAL:
                 self.finished.add(message["_id"])
             elif message["status"] == "planned" and _utc(message["due_at"]) <= now:
-                due.append(message["_id"])
-            elif message["status"] in ("sending", "transmitting") \
-                    and _utc(message["claimed_at"]) <= now - LEASE:
-                stale.append(message["_id"])
+                due.append(message)
+        token = uuid.uuid4().hex
+        claimed, held = self.repository.take_or_see(due, token, now)
+        # a claim older than its lease belongs to a dispatcher that died holding it
+        stale = [(message, claim) for message, claim in held
+                 if _utc(claim["at"]) <= now - LEASE]
         if stale:
             self.recover(stale, now, tally)
-        token = uuid.uuid4().hex
-        claimed = self.repository.claim(due, now, token)
         if not claimed:
             return
         # the check that finds these again should this process die before recording them
@@ -162,9 +166,14 @@ class Dispatcher:
         for part in chunks(texts, SMS_BATCH):
             outcomes.update(self.sms.send_many(
                 [(m["_id"], m["address"], r.sms) for m, r in part]))
-        for part in chunks(emails, EMAIL_BATCH):
-            self.repository.mark([m["_id"] for m, _ in part], token, "transmitting")
-            outcomes.update(self.mail.send_many([self._email(m, r) for m, r in part]))
+        email_batches = list(chunks(emails, EMAIL_BATCH))
+        if email_batches:
+            # written before the mail server is given them: after a crash these are in doubt
+            self.repository.note_transmissions(token, [[m["_id"] for m, _ in part]
+                                                       for part in email_batches], now)
+            for result in self.pool.map(lambda part: self.mail.send_many(
+                    [self._email(m, r) for m, r in part]), email_batches):
+                outcomes.update(result)
 
         fallbacks = []
         for message, rendered in texts + emails:
@@ -247,14 +256,21 @@ class Dispatcher:
                      text=rendered.text, html=rendered.html, ics=ics, ics_method=method)
 
     # -- recovery after a crash ------------------------------------------------------------------
-    def recover(self, keys: list[str], now: datetime, tally: Tally) -> None:
+    def recover(self, stale: list[tuple[dict, dict]], now: datetime, tally: Tally) -> None:
         settle, refile = [], {}
-        for message in self.repository.raw_messages(keys):
-            key, token = message["_id"], message.get("claim")
-            if message["status"] == "transmitting":
+        # one recoverer per generation, however many dispatchers find it
+        mine = {m["_id"] for m in self.repository.take_or_see(
+            [m for m, _ in stale], uuid.uuid4().hex, now, suffix=":recover")[0]}
+        given = self.repository.transmissions({claim["token"] for m, claim in stale
+                                               if m["_id"] in mine})
+        for message, claim in stale:
+            key = message["_id"]
+            if key not in mine:
+                continue
+            if key in given:
                 reason = ("the service stopped while the mail server was taking this email; "
                           "not resent, so it cannot arrive twice")
-                settle.append((key, token, {"status": "in_doubt", "reason": reason},
+                settle.append((key, "", {"status": "in_doubt", "reason": reason},
                                entry("in_doubt", reason, now)))
                 tally.in_doubt += 1
                 continue
@@ -266,12 +282,12 @@ class Dispatcher:
                     continue
                 if group is not None:
                     status = "delivered" if group in DELIVERED_GROUPS else "sent"
-                    settle.append((key, token, {"status": status, "sent_at": now},
+                    settle.append((key, "", {"status": status, "sent_at": now},
                                    entry(status, f"recovered: the provider has it ({group})",
                                          now)))
                     tally.recovered += 1
                     continue
-            settle.append((key, token, {"status": "planned", "due_at": now, "claim": None},
+            settle.append((key, "", {"status": "planned", "due_at": now},
                            entry("planned", "recovered: it never reached the provider; "
                                             "sending again", now)))
             refile[key] = now

@@ -12,8 +12,6 @@ ALIAS = "notifications"
 
 MESSAGE_STATUSES = (
     "planned",        # waiting for its time
-    "sending",        # claimed by a dispatcher, being handed to the provider
-    "transmitting",   # email only: the mail server is being given it now
     "sent",           # the provider took it
     "delivered",      # the provider's delivery report says it arrived
     "failed",         # a permanent failure, with its reason
@@ -54,6 +52,10 @@ class Message(me.Document):
     status = me.StringField(required=True, default="planned", choices=MESSAGE_STATUSES)
     reason = me.StringField()
     attempts = me.IntField(default=0)
+    # Each time the message waits again (a retry, a deferral) it starts a new generation; a
+    # sender or a cancellation must first win the insert of the claim "<key>:<generation>"
+    # (FerretDB's conditional updates are not atomic; its inserts on _id are).
+    generation = me.IntField(default=0)
     claim = me.StringField()
     claimed_at = me.DateTimeField()
     sent_at = me.DateTimeField()
@@ -115,6 +117,27 @@ class TrainerContact(me.Document):
     phone = me.StringField()
     language = me.StringField(default="id")
     active = me.BooleanField(default=True)
+
+
+class SendClaim(me.Document):
+    """Who holds one generation of a message: a dispatcher sending it, or a cancellation."""
+
+    meta = {"db_alias": ALIAS, "collection": "send_claims", "indexes": []}
+
+    id = me.StringField(primary_key=True)  # <key>:<generation>[:recover]
+    token = me.StringField()
+    at = me.DateTimeField()
+
+
+class Transmission(me.Document):
+    """Emails a dispatcher began giving to the mail server (one batch): if it dies before
+    recording them, they may have gone, so they are never resent."""
+
+    meta = {"db_alias": ALIAS, "collection": "transmissions", "indexes": []}
+
+    id = me.StringField(primary_key=True)  # tx:<claim token>:<batch>
+    keys = me.ListField(me.StringField())
+    at = me.DateTimeField()
 
 
 class Cursor(me.Document):

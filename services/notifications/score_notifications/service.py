@@ -36,7 +36,7 @@ from score_notifications.dispatcher import Dispatcher
 from score_notifications.domain import Recipient
 from score_notifications.mail import SmtpMail
 from score_notifications.models import (
-    Cursor, DueBucket, Lookup, Message, OptOut, Subject, TrainerContact,
+    Cursor, DueBucket, Lookup, Message, OptOut, SendClaim, Subject, TrainerContact, Transmission,
 )
 from score_notifications.planner import Planner, jsonable, visit_subject, workshop_context
 from score_notifications.schemas import MessageSchema
@@ -86,7 +86,8 @@ class Channels(DependencyProvider):
 class NotificationsService(ScoreService):
     name = "notifications"
     store: NotificationsRepository = MongoStore(NotificationsRepository, documents=[
-        Message, Subject, DueBucket, Lookup, OptOut, TrainerContact, Cursor])
+        Message, Subject, DueBucket, Lookup, OptOut, TrainerContact, Cursor, SendClaim,
+        Transmission])
     outbox = Outbox(Subject)
     clock = Clock()
     channels: Channels = Channels()
@@ -365,16 +366,18 @@ class NotificationsService(ScoreService):
         return json_response(200, {"updated": updated})
 
     def record_delivery_reports(self, body: dict) -> int:
+        """A report may come before the dispatcher has recorded the send (the message is
+        still `planned` under its claim): it is applied all the same."""
         now, updated, fallbacks = self.clock.now(), 0, []
         for report in sms.delivery_reports(body):
             key, group = report["message_id"], report["group"]
             if group in sms.DELIVERED_GROUPS:
-                found = self.store.report(key, ("sending", "sent"), {
+                found = self.store.report(key, ("planned", "sent"), {
                     "status": "delivered", "delivered_at": now},
                     entry("delivered", report["description"], now))
             elif group in sms.FAILED_GROUPS:
                 reason = f"{group}: {report['error'] or report['description']}"
-                found = self.store.report(key, ("sending", "sent"), {
+                found = self.store.report(key, ("planned", "sent"), {
                     "status": "failed", "reason": reason}, entry("failed", reason, now))
                 if found and found.get("alternate"):
                     fallbacks.append(self.channels.dispatcher(self.store)._fallback(found, now))

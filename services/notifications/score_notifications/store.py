@@ -8,10 +8,10 @@ from datetime import datetime
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
-from score_common.store import Repository, utcnow
+from score_common.store import Repository, duplicate_indexes, utcnow
 from score_notifications.domain import minute_of
 from score_notifications.models import (
-    Cursor, DueBucket, Lookup, Message, OptOut, Subject, TrainerContact,
+    Cursor, DueBucket, Lookup, Message, OptOut, SendClaim, Subject, TrainerContact, Transmission,
 )
 
 CHUNK = 500
@@ -20,6 +20,20 @@ CHUNK = 500
 def chunks(items: list, size: int = CHUNK):
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def upsert(collection, updates: list[tuple[dict, dict]]) -> None:
+    """Upserts that two writers may race on: on FerretDB both may try the insert, and the
+    loser's is refused as a duplicate, so it is applied again as the update it now is."""
+    try:
+        collection.bulk_write([UpdateOne(f, u, upsert=True) for f, u in updates],
+                              ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != 11000 for e in errors):
+            raise
+        collection.bulk_write([UpdateOne(*updates[e["index"]]) for e in errors],
+                              ordered=False)
 
 
 def entry(status: str, detail: str | None = None, at: datetime | None = None) -> dict:
@@ -36,15 +50,9 @@ class NotificationsRepository(Repository):
         returns the keys inserted now. A key seen before is left as it is."""
         if not messages:
             return set()
-        collection = Message._get_collection()
-        try:
-            collection.insert_many([m.to_mongo() for m in messages], ordered=False)
-            taken = set()
-        except BulkWriteError as exc:
-            errors = exc.details["writeErrors"]
-            if any(e["code"] != 11000 for e in errors):
-                raise
-            taken = {e["index"] for e in errors}
+        rows = [m.to_mongo() for m in messages]
+        taken = duplicate_indexes(
+            lambda: Message._get_collection().insert_many(rows, ordered=False))
         # Indexing again what an earlier, interrupted delivery inserted is harmless.
         self.index(messages, now)
         return {m.pk for index, m in enumerate(messages) if index not in taken}
@@ -64,9 +72,9 @@ class NotificationsRepository(Repository):
     @staticmethod
     def _add_to_sets(doc_cls, keys_by_id: dict[str, list[str]]) -> None:
         if keys_by_id:
-            doc_cls._get_collection().bulk_write([
-                UpdateOne({"_id": doc_id}, {"$addToSet": {"keys": {"$each": keys}}},
-                          upsert=True) for doc_id, keys in keys_by_id.items()], ordered=False)
+            upsert(doc_cls._get_collection(), [
+                ({"_id": doc_id}, {"$addToSet": {"keys": {"$each": keys}}})
+                for doc_id, keys in keys_by_id.items()])
 
     def file_due(self, keys_at: dict[str, datetime]) -> None:
         """File keys under the minute they are next due (retries, deferrals, checks)."""
@@ -75,15 +83,41 @@ class NotificationsRepository(Repository):
             due[minute_of(at)].append(key)
         self._add_to_sets(DueBucket, due)
 
+    def take(self, messages: list[dict], token: str, now: datetime,
+             suffix: str = "") -> list[dict]:
+        """Win the claims of these messages' current generations; returns those won. Only
+        the winner of a generation writes to the message until it starts the next one."""
+        if not messages:
+            return []
+        rows = [{"_id": f"{m['_id']}:{m.get('generation', 0)}{suffix}", "token": token,
+                 "at": now} for m in messages]
+        taken = duplicate_indexes(
+            lambda: SendClaim._get_collection().insert_many(rows, ordered=False))
+        return [m for index, m in enumerate(messages) if index not in taken]
+
     def cancel(self, keys: list[str], reason: str) -> int:
-        """Cancel every message of these that has not been claimed for sending."""
-        cancelled = 0
+        """Cancel every message of these still waiting; one a dispatcher holds is already
+        going and is left to it."""
+        cancelled, now = 0, utcnow()
         for part in chunks(keys):
-            cancelled += Message._get_collection().update_many(
-                {"_id": {"$in": part}, "status": "planned"},
-                {"$set": {"status": "cancelled", "reason": reason},
-                 "$push": {"history": entry("cancelled", reason)}}).modified_count
+            waiting = [m for m in self.raw_messages(part, {"status": 1, "generation": 1})
+                       if m["status"] == "planned"]
+            won = [m["_id"] for m in self.take(waiting, f"cancel:{now.isoformat()}", now)]
+            if won:
+                cancelled += Message._get_collection().update_many(
+                    {"_id": {"$in": won}},
+                    {"$set": {"status": "cancelled", "reason": reason},
+                     "$push": {"history": entry("cancelled", reason, now)}}).modified_count
         return cancelled
+
+    def forget_old_claims(self, older_than=None) -> int:
+        from datetime import timedelta
+
+        cutoff = utcnow() - (older_than or timedelta(days=2))
+        removed = SendClaim._get_collection().delete_many({"at": {"$lt": cutoff}}).deleted_count
+        removed += Transmission._get_collection().delete_many(
+            {"at": {"$lt": cutoff}}).deleted_count
+        return removed + super().forget_old_claims()
 
     # -- dispatching -----------------------------------------------------------------------------
     def cursor(self) -> str | None:
@@ -91,8 +125,7 @@ class NotificationsRepository(Repository):
         return found.minute if found else None
 
     def move_cursor(self, minute: str) -> None:
-        Cursor._get_collection().update_one(
-            {"_id": "dispatch"}, {"$set": {"minute": minute}}, upsert=True)
+        upsert(Cursor._get_collection(), [({"_id": "dispatch"}, {"$set": {"minute": minute}})])
 
     def buckets(self, minutes: list[str]) -> dict[str, list[str]]:
         found = {}
@@ -111,35 +144,51 @@ class NotificationsRepository(Repository):
             found.extend(Message._get_collection().find({"_id": {"$in": part}}, fields))
         return found
 
-    def claim(self, keys: list[str], now: datetime, token: str) -> list[dict]:
-        """Take the planned messages among `keys` that are due, for this dispatcher alone."""
-        if not keys:
-            return []
-        Message._get_collection().update_many(
-            {"_id": {"$in": keys}, "status": "planned", "due_at": {"$lte": now}},
-            {"$set": {"status": "sending", "claim": token, "claimed_at": now}})
-        return [m for m in self.raw_messages(keys) if m.get("claim") == token
-                and m["status"] == "sending"]
+    def take_or_see(self, messages: list[dict], token: str, now: datetime,
+                    suffix: str = "") -> tuple[list[dict], list[tuple[dict, dict]]]:
+        """Claim these messages' generations: (those won, [(message, the claim that holds
+        it)] for the others)."""
+        won = self.take(messages, token, now, suffix)
+        mine = {m["_id"] for m in won}
+        others = [m for m in messages if m["_id"] not in mine]
+        if not others:
+            return won, []
+        claims = {c["_id"]: c for c in SendClaim._get_collection().find({"_id": {"$in": [
+            f"{m['_id']}:{m.get('generation', 0)}{suffix}" for m in others]}})}
+        return won, [(m, claims[f"{m['_id']}:{m.get('generation', 0)}{suffix}"])
+                     for m in others if f"{m['_id']}:{m.get('generation', 0)}{suffix}" in claims]
 
     def settle(self, updates: list[tuple[str, str, dict, dict | None]]) -> set[str]:
-        """Apply (key, claim token, $set fields, history entry) updates, each only if the
-        message is still held under that claim; returns the keys settled."""
-        if not updates:
-            return set()
-        operations = []
+        """Record outcomes as (key, claim token, $set fields, history entry), written by the
+        holder of the message's claim alone; alike outcomes go in one write."""
+        groups: dict[str, tuple[dict, list[str]]] = {}
         for key, token, changes, history in updates:
-            update = {"$set": changes}
+            update = {"$set": {**changes, "claim": token or None}}
             if history:
                 update["$push"] = {"history": history}
-            operations.append(UpdateOne(
-                {"_id": key, "claim": token, "status": {"$in": ["sending", "transmitting"]}},
-                update))
-        Message._get_collection().bulk_write(operations, ordered=False)
+            if changes.get("status") == "planned":  # waits again: a new generation
+                update["$inc"] = {"generation": 1}
+            signature = repr(sorted((k, repr(v)) for k, v in update.items()))
+            groups.setdefault(signature, (update, []))[1].append(key)
+        collection = Message._get_collection()
+        for update, keys in groups.values():
+            for part in chunks(keys):
+                # a delivery report may have settled one already (it can beat us here)
+                collection.update_many({"_id": {"$in": part}, "status": "planned"}, update)
         return {key for key, *_ in updates}
 
-    def mark(self, keys: list[str], token: str, status: str) -> None:
-        Message._get_collection().update_many(
-            {"_id": {"$in": keys}, "claim": token}, {"$set": {"status": status}})
+    def note_transmissions(self, token: str, batches: list[list[str]], now: datetime) -> None:
+        Transmission._get_collection().insert_many([
+            {"_id": f"tx:{token}:{index}", "keys": keys, "at": now}
+            for index, keys in enumerate(batches)])
+
+    def transmissions(self, tokens: set[str]) -> set[str]:
+        """Keys a dispatcher (by its claim tokens) had begun giving to the mail server."""
+        ids = [f"tx:{token}:{index}" for token in tokens for index in range(
+            CHUNK // 25 + 1)]
+        return {key for part in chunks(ids, 1000) for doc in
+                Transmission._get_collection().find({"_id": {"$in": part}})
+                for key in doc["keys"]}
 
     def opted_out(self, channel_addresses: list[str]) -> set[str]:
         found = set()
@@ -152,8 +201,8 @@ class NotificationsRepository(Repository):
     def set_opt_out(self, channel: str, address: str, opted_out: bool, source: str) -> None:
         key = f"{channel}:{address}"
         if opted_out:
-            OptOut._get_collection().update_one(
-                {"_id": key}, {"$set": {"at": utcnow(), "source": source}}, upsert=True)
+            upsert(OptOut._get_collection(), [
+                ({"_id": key}, {"$set": {"at": utcnow(), "source": source}})])
         else:
             OptOut._get_collection().delete_one({"_id": key})
 
@@ -161,8 +210,7 @@ class NotificationsRepository(Repository):
         return TrainerContact.objects(pk=trainer_id).first()
 
     def put_trainer(self, trainer_id: str, fields: dict) -> None:
-        TrainerContact._get_collection().update_one({"_id": trainer_id}, {"$set": fields},
-                                                    upsert=True)
+        upsert(TrainerContact._get_collection(), [({"_id": trainer_id}, {"$set": fields})])
 
     # -- delivery reports and the log ------------------------------------------------------------
     def report(self, key: str, from_statuses: tuple[str, ...], changes: dict,

@@ -197,8 +197,9 @@ def test_killed_between_send_and_record_nothing_is_sent_twice(notifications, pub
     with pytest.raises(Killed):
         doomed.sweep(WEEK_BEFORE)
     assert count(sinks, "in 7 days") == (1, 1)  # both went out; neither was recorded
-    assert week_before(rpc, "p-siti")["status"] == "sending"
-    assert week_before(rpc, "p-budi")["status"] == "transmitting"
+    assert week_before(rpc, "p-siti")["status"] == "planned"
+    # another dispatcher meanwhile: the dead one's claims still hold them
+    assert make_dispatcher(reports=False).sweep(WEEK_BEFORE + timedelta(seconds=30)).sent == 0
 
     survivor = make_dispatcher(reports=False)  # a new process, after the claim's lease
     tally = survivor.sweep(AFTER_LEASE)
@@ -279,10 +280,25 @@ def test_a_failed_sms_falls_back_to_email_and_bad_addresses_are_recorded(
     assert log("p-refused")[0]["reason"].startswith("550")
 
 
-def test_stop_opts_out_quiet_hours_defer_and_nothing_is_dropped(notifications, publisher,
-                                                                 sinks):
+def test_quiet_hours_defer_an_sms_and_stop_opts_out_until_start(notifications, publisher,
+                                                                   sinks):
     config, rpc, make_dispatcher = notifications
     planned(rpc, publisher, [WORKER])
+    dispatcher = make_dispatcher()
+
+    def reminder(kind):
+        return next(m for m in rpc.delivery_log(recipient_id="p-siti") if m["kind"] == kind)
+
+    # nothing swept all day until 22:00 in Jakarta: the week-before SMS waits for 06:00
+    assert dispatcher.sweep(at("2027-03-15T22:00:30+07:00")).deferred == 1
+    deferred = reminder("workshop_in_7_days")
+    assert deferred["status"] == "planned"
+    assert deferred["due_at"].startswith("2027-03-15T23:00:00")  # 06:00 WIB
+    assert dispatcher.sweep(at("2027-03-16T05:59:00+07:00")).sent == 0
+    assert dispatcher.sweep(at("2027-03-16T06:00:30+07:00")).sent == 1
+    assert [h["status"] for h in reminder("workshop_in_7_days")["history"]] == [
+        "planned", "deferred", "sent"]
+
     inbound = (f"http://{config['WEB_SERVER_ADDRESS']}/notifications/sms/inbound/"
                f"{config['SCORE_CALLBACK_SECRET']}")
     body = {"results": [{"from": WORKER["phone"].lstrip("+"), "text": "STOP"}]}
@@ -290,21 +306,14 @@ def test_stop_opts_out_quiet_hours_defer_and_nothing_is_dropped(notifications, p
                          json=body, timeout=5).status_code == 404
     assert requests.post(inbound, json=body, timeout=5).json()["acted"] == [
         {"from": WORKER["phone"], "keyword": "STOP"}]
-    dispatcher = make_dispatcher()
-    assert dispatcher.sweep(WEEK_BEFORE).suppressed == 1
-    assert "opted out" in week_before(rpc, "p-siti")["reason"]
+    assert dispatcher.sweep(at("2027-03-21T09:00:30+07:00")).suppressed == 1
+    assert "opted out" in reminder("workshop_tomorrow")["reason"]
 
     requests.post(inbound, json={"results": [{"from": WORKER["phone"], "text": "MULAI"}]},
                   timeout=5)
-    # the day before at 09:00 is fine; pretend it was due at 22:00 in Jakarta instead
-    late = at("2027-03-21T22:00:30+07:00")
-    assert dispatcher.sweep(late).deferred == 1
-    [tomorrow] = [m for m in rpc.delivery_log(recipient_id="p-siti")
-                  if m["kind"] == "workshop_tomorrow"]
-    assert tomorrow["status"] == "planned"
-    assert tomorrow["due_at"].startswith("2027-03-21T23:00:00")  # 06:00 WIB next morning
-    assert dispatcher.sweep(at("2027-03-22T06:00:30+07:00")).sent == 1
-
+    assert dispatcher.sweep(at("2027-03-22T06:30:30+07:00")).sent == 1
+    texts = [t["text"] for t in sinks.texts() if t["to"] == WORKER["phone"]]
+    assert len(texts) == 3 and "Today is day 1" in texts[-1]  # confirmation, week, day 1
 
 def test_visits_remind_the_manager_and_the_trainer_and_follow_moves_in_any_order(
         notifications, publisher, sinks):
