@@ -100,7 +100,7 @@ def test_a_partner_enrollment_reaches_every_service(system, servers):
         "sms", "email"}
 
     reporting = database(envs["reporting"])
-    wait_until(lambda: reporting.enrollment_facts.count_documents({"_id": enrollment["_id"]}),
+    wait_until(lambda: reporting.enterprise_records.count_documents({"_id": enrollment["_id"]}),
                what="the enrollment counted")
     # reporting keeps every event of the chain, all under the partner's correlation id
     wait_until(lambda: reporting.events.count_documents({"correlation_id": message_id}) == 4,
@@ -127,7 +127,7 @@ def test_a_partner_enrollment_reaches_every_service(system, servers):
     assert again["replayed"] and again["enrollment_id"] == answer["enrollment_id"]
     time.sleep(2)
     assert enrollment_db.enrollments.count_documents({"partner_message_id": message_id}) == 1
-    assert reporting.enrollment_facts.count_documents({}) == 1
+    assert reporting.enterprise_records.count_documents({}) == 1
 
     # one grep follows the enrollment through every service's JSON logs
     for service in ("enrollment", "scheduling", "notifications", "reporting"):

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 import mongoengine
 from mongoengine.connection import get_db
 from nameko.extensions import DependencyProvider
+from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,18 @@ class VersionedDocument(mongoengine.Document):
         keep = set(event_ids)
         self.outbox = [e for e in self.outbox if e["event_id"] in keep]
 
+
+
+class KeySet(VersionedDocument):
+    """A set of keys under one id (a minute's due messages, a workshop's messages), grown by
+    many writers at once. FerretDB runs an update as read, modify, write without isolation,
+    so two concurrent $addToSet can lose a key: a key set grows through version claims
+    instead (Repository.add_to_sets)."""
+
+    meta = {"abstract": True, "strict": False}
+
+    id = mongoengine.StringField(primary_key=True)
+    keys = mongoengine.ListField(mongoengine.StringField())
 
 class Inbox:
     """Which events a consumer has handled, keyed by (consumer, event id) on the unique _id.
@@ -290,8 +303,54 @@ class Repository:
 
         return self.update(doc_cls, pk, change)
 
+    def add_to_sets(self, doc_cls, keys_by_id: dict[str, list[str]]) -> None:
+        """Add keys to KeySet documents, creating those that do not exist, without losing a
+        key to a concurrent writer."""
+        if not keys_by_id:
+            return
+        existing = {doc.pk for doc in doc_cls.objects(pk__in=list(keys_by_id)).only("id")}
+        fresh = [doc_cls(id=doc_id, keys=list(dict.fromkeys(keys)))
+                 for doc_id, keys in keys_by_id.items() if doc_id not in existing]
+        taken = self.insert_many(fresh)
+        pending = [doc_id for doc_id in keys_by_id if doc_id in existing] + \
+            [fresh[index].pk for index in taken]
+        for doc_id in pending:
+            wanted = keys_by_id[doc_id]
+
+            def grow(doc):
+                missing = [key for key in dict.fromkeys(wanted) if key not in set(doc.keys)]
+                if not missing:
+                    return False
+                doc.keys = [*doc.keys, *missing]
+
+            for _ in range(5):
+                try:
+                    self.update(doc_cls, doc_id, grow)
+                    break
+                except doc_cls.DoesNotExist:  # removed meanwhile (a retired bucket): anew
+                    if not self.insert_many([doc_cls(id=doc_id, keys=list(dict.fromkeys(
+                            wanted)))]):
+                        break
+
     def forget_old_claims(self, older_than: timedelta = timedelta(hours=1)) -> int:
         return self._claims.delete_many({"at": {"$lt": utcnow() - older_than}}).deleted_count
+
+
+def upsert_many(collection, updates: list[tuple[dict, dict]]) -> None:
+    """(filter, update) upserts that writers may race on: on FerretDB two may both try the
+    insert, and the loser's is refused as a duplicate, so it is applied again as the update
+    it now is."""
+    if not updates:
+        return
+    try:
+        collection.bulk_write([UpdateOne(f, u, upsert=True) for f, u in updates],
+                              ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != 11000 for e in errors):
+            raise
+        collection.bulk_write([UpdateOne(*updates[e["index"]]) for e in errors],
+                              ordered=False)
 
 
 def duplicate_indexes(write) -> set[int]:

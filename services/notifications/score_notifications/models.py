@@ -6,7 +6,7 @@ recipient's or a workshop's messages through lookup documents.
 """
 import mongoengine as me
 
-from score_common.store import VersionedDocument
+from score_common.store import KeySet, VersionedDocument
 
 ALIAS = "notifications"
 
@@ -82,22 +82,18 @@ class Subject(VersionedDocument):
     history = me.ListField(me.DictField())
 
 
-class DueBucket(me.Document):
-    """The keys of the messages due (or to be checked) in one UTC minute."""
+class DueBucket(KeySet):
+    """The keys of the messages due (or to be checked) in one UTC minute (id
+    YYYY-MM-DDTHH:MM)."""
 
     meta = {"db_alias": ALIAS, "collection": "due_buckets", "indexes": []}
 
-    id = me.StringField(primary_key=True)  # YYYY-MM-DDTHH:MM
-    keys = me.ListField(me.StringField())
 
-
-class Lookup(me.Document):
-    """The keys of every message of a recipient, a workshop or an address (delivery log)."""
+class Lookup(KeySet):
+    """The keys of every message of a recipient or a workshop (id recipient:<id> or
+    workshop:<id>), for the delivery log."""
 
     meta = {"db_alias": ALIAS, "collection": "lookups", "indexes": []}
-
-    id = me.StringField(primary_key=True)  # recipient:<id> | workshop:<id>
-    keys = me.ListField(me.StringField())
 
 
 class OptOut(me.Document):

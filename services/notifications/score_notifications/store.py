@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from pymongo import UpdateOne
-from pymongo.errors import BulkWriteError
-
-from score_common.store import Repository, duplicate_indexes, utcnow
+from score_common.store import Repository, duplicate_indexes, upsert_many, utcnow
 from score_notifications.domain import minute_of
 from score_notifications.models import (
     Cursor, DueBucket, Lookup, Message, OptOut, SendClaim, Subject, TrainerContact, Transmission,
@@ -20,20 +17,6 @@ CHUNK = 500
 def chunks(items: list, size: int = CHUNK):
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def upsert(collection, updates: list[tuple[dict, dict]]) -> None:
-    """Upserts that two writers may race on: on FerretDB both may try the insert, and the
-    loser's is refused as a duplicate, so it is applied again as the update it now is."""
-    try:
-        collection.bulk_write([UpdateOne(f, u, upsert=True) for f, u in updates],
-                              ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != 11000 for e in errors):
-            raise
-        collection.bulk_write([UpdateOne(*updates[e["index"]]) for e in errors],
-                              ordered=False)
 
 
 def entry(status: str, detail: str | None = None, at: datetime | None = None) -> dict:
@@ -66,22 +49,15 @@ class NotificationsRepository(Repository):
             lookups[f"recipient:{message.recipient_id}"].append(message.pk)
             if message.workshop_id:
                 lookups[f"workshop:{message.workshop_id}"].append(message.pk)
-        self._add_to_sets(DueBucket, due)
-        self._add_to_sets(Lookup, lookups)
-
-    @staticmethod
-    def _add_to_sets(doc_cls, keys_by_id: dict[str, list[str]]) -> None:
-        if keys_by_id:
-            upsert(doc_cls._get_collection(), [
-                ({"_id": doc_id}, {"$addToSet": {"keys": {"$each": keys}}})
-                for doc_id, keys in keys_by_id.items()])
+        self.add_to_sets(DueBucket, due)
+        self.add_to_sets(Lookup, lookups)
 
     def file_due(self, keys_at: dict[str, datetime]) -> None:
         """File keys under the minute they are next due (retries, deferrals, checks)."""
         due = defaultdict(list)
         for key, at in keys_at.items():
             due[minute_of(at)].append(key)
-        self._add_to_sets(DueBucket, due)
+        self.add_to_sets(DueBucket, due)
 
     def take(self, messages: list[dict], token: str, now: datetime,
              suffix: str = "") -> list[dict]:
@@ -125,7 +101,8 @@ class NotificationsRepository(Repository):
         return found.minute if found else None
 
     def move_cursor(self, minute: str) -> None:
-        upsert(Cursor._get_collection(), [({"_id": "dispatch"}, {"$set": {"minute": minute}})])
+        upsert_many(Cursor._get_collection(),
+                    [({"_id": "dispatch"}, {"$set": {"minute": minute}})])
 
     def buckets(self, minutes: list[str]) -> dict[str, list[str]]:
         found = {}
@@ -201,7 +178,7 @@ class NotificationsRepository(Repository):
     def set_opt_out(self, channel: str, address: str, opted_out: bool, source: str) -> None:
         key = f"{channel}:{address}"
         if opted_out:
-            upsert(OptOut._get_collection(), [
+            upsert_many(OptOut._get_collection(), [
                 ({"_id": key}, {"$set": {"at": utcnow(), "source": source}})])
         else:
             OptOut._get_collection().delete_one({"_id": key})
@@ -210,7 +187,7 @@ class NotificationsRepository(Repository):
         return TrainerContact.objects(pk=trainer_id).first()
 
     def put_trainer(self, trainer_id: str, fields: dict) -> None:
-        upsert(TrainerContact._get_collection(), [({"_id": trainer_id}, {"$set": fields})])
+        upsert_many(TrainerContact._get_collection(), [({"_id": trainer_id}, {"$set": fields})])
 
     # -- delivery reports and the log ------------------------------------------------------------
     def report(self, key: str, from_statuses: tuple[str, ...], changes: dict,

@@ -1,17 +1,19 @@
 """Reporting's own documents (database score_reporting, alias 'reporting').
 
-Insert-only: every event is kept once under its id (the log read models are rebuilt from),
-and each projection row is keyed by what it describes, so replays and redeliveries change
-nothing. Counts are computed by aggregation, never kept in a shared counter document.
+Every event is kept once under its id: the log read models are rebuilt from. A read model
+(an enterprise's record, a workshop's cohort) is a pure function of the set of events about
+it, folded in time order, so it comes out the same whatever order the events arrived in,
+however often, and when rebuilt.
 """
 import mongoengine as me
+
+from score_common.store import VersionedDocument
 
 ALIAS = "reporting"
 
 
 class RecordedEvent(me.Document):
-    meta = {"db_alias": ALIAS, "collection": "events",
-            "indexes": ["event_type", "occurred_at"]}
+    meta = {"db_alias": ALIAS, "collection": "events", "indexes": []}
 
     id = me.StringField(primary_key=True)  # the event id
     event_type = me.StringField(required=True)
@@ -19,21 +21,41 @@ class RecordedEvent(me.Document):
     producer = me.StringField(required=True)
     occurred_at = me.DateTimeField(required=True)
     correlation_id = me.StringField(required=True)
-    payload = me.DictField()
+    payload = me.DictField()  # in its JSON form: dates and times as ISO text
 
 
-class EnrollmentFact(me.Document):
-    meta = {"db_alias": ALIAS, "collection": "enrollment_facts",
-            "indexes": ["module", "province", "partner_id"]}
+class EnterpriseRecord(VersionedDocument):
+    """One enterprise's way through one module: enrolled, trained, visited, reported."""
+
+    meta = {"db_alias": ALIAS, "collection": "enterprise_records", "indexes": [],
+            "strict": False}
 
     id = me.StringField(primary_key=True)  # the enrollment id
-    enterprise_id = me.StringField(required=True)
-    partner_id = me.StringField(required=True)
-    module = me.IntField(required=True)
-    province = me.StringField(required=True)
-    sector = me.StringField(required=True)
-    workforce_women = me.IntField(required=True)
-    workforce_men = me.IntField(required=True)
-    team_women = me.IntField(required=True)
-    team_men = me.IntField(required=True)
-    enrolled_at = me.DateTimeField(required=True)
+    # the events about it: grown through version claims, so no concurrent writer loses one
+    event_ids = me.ListField(me.StringField())
+    state = me.DictField()  # the fold's result (projections.enterprise)
+
+
+class CohortRecord(VersionedDocument):
+    """One workshop and its cohort: registered, attended, coached, finished."""
+
+    meta = {"db_alias": ALIAS, "collection": "cohort_records", "indexes": [], "strict": False}
+
+    id = me.StringField(primary_key=True)  # the workshop id
+    event_ids = me.ListField(me.StringField())
+    state = me.DictField()
+
+
+class Report(VersionedDocument):
+    """An enterprise improvement report: its content (JSON) and its PDFs."""
+
+    meta = {"db_alias": ALIAS, "collection": "reports", "indexes": [], "strict": False}
+
+    id = me.StringField(primary_key=True)  # rep-<enrollment id>
+    enrollment_id = me.StringField(required=True)
+    enterprise_id = me.StringField()
+    generated_at = me.DateTimeField()
+    source_event_id = me.StringField()  # the coaching_completed it was written from
+    content = me.DictField()
+    pdf_id = me.BinaryField()
+    pdf_en = me.BinaryField()
