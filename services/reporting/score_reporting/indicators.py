@@ -49,6 +49,13 @@ class Filters:
             self.sector is None or enterprise.get("sector") == self.sector,
             self._in_period(state.get("trained_on") or state.get("enrolled_at"))))
 
+    def keeps_other_activity(self, activity: dict) -> bool:
+        return all((
+            self.module is None or activity.get("module") == self.module,
+            self.province is None or activity.get("province") == self.province,
+            self.partner_id is None or activity.get("organiser") == self.partner_id,
+            self._in_period(activity["first_day"])))
+
     def keeps_activity(self, cohort: dict) -> bool:
         return cohort.get("status") == "completed" and all((
             self.module is None or cohort.get("module") == self.module,
@@ -73,7 +80,17 @@ def _improved_share(states: list[dict], kpi: str) -> dict:
     return {"measured": measured, "improved": improved, "share": share(improved, measured)}
 
 
-def programme(enterprises: list[dict], cohorts: list[dict], filters: Filters) -> dict:
+def activity_of(cohort: dict) -> dict:
+    """A completed workshop as a training activity."""
+    return {"activity_id": cohort["workshop_id"], "title": None,
+            "kind": f"{cohort.get('kind') or 'module'} workshop", "module": cohort.get("module"),
+            "province": cohort.get("province"), "organiser": cohort.get("partner_id"),
+            "first_day": min(cohort["days"]), "attended_women": cohort["attendance"]["women"],
+            "attended_men": cohort["attendance"]["men"]}
+
+
+def programme(enterprises: list[dict], cohorts: list[dict], filters: Filters,
+              other_activities: list[dict] = ()) -> dict:
     kept = [s for s in enterprises if filters.keeps_enterprise(s)]
     trained = [s for s in kept if s.get("attendance") and not s.get("withdrawn")]
     reached = {}
@@ -87,9 +104,11 @@ def programme(enterprises: list[dict], cohorts: list[dict], filters: Filters) ->
         for participant_id, days in state["attendance"]["attendance"].items():
             if days and all(v == "present" for v in days.values()):
                 participants[sexes.get(participant_id, "unknown")] += 1
-    activities = sorted((c for c in cohorts if filters.keeps_activity(c)),
-                        key=lambda c: (min(c["days"]), c["workshop_id"]))
-    run_by_partners = sum(1 for c in activities if c.get("partner_id") != ILO)
+    activities = sorted(
+        [activity_of(c) for c in cohorts if filters.keeps_activity(c)]
+        + [a for a in other_activities if filters.keeps_other_activity(a)],
+        key=lambda a: (a["first_day"], a["activity_id"]))
+    run_by_partners = sum(1 for a in activities if a["organiser"] != ILO)
     coached = [s for s in kept if s.get("coaching")]
     return {
         "filters": {k: v for k, v in asdict(filters).items() if v is not None},
@@ -105,13 +124,9 @@ def programme(enterprises: list[dict], cohorts: list[dict], filters: Filters) ->
         "activities": {"total": len(activities), "run_by_partners": run_by_partners,
                        "share_run_by_partners": share(run_by_partners, len(activities)),
                        "attendance": {
-                           "women": sum(c["attendance"]["women"] for c in activities),
-                           "men": sum(c["attendance"]["men"] for c in activities)}},
-        "training_activities": [{
-            "workshop_id": c["workshop_id"], "kind": c.get("kind"), "module": c.get("module"),
-            "province": c.get("province"), "organiser": c.get("partner_id"),
-            "first_day": min(c["days"]), "attended_women": c["attendance"]["women"],
-            "attended_men": c["attendance"]["men"]} for c in activities],
+                           "women": sum(a["attended_women"] for a in activities),
+                           "men": sum(a["attended_men"] for a in activities)}},
+        "training_activities": activities,
         "reach_by": {
             "province": dict(sorted(Counter(s["enterprise"]["province"]
                                             for s in reached.values()).items())),
@@ -138,8 +153,8 @@ SUMMARY_ROWS = (
     ("Share of activities run by partners",
      lambda r: r["activities"]["share_run_by_partners"]),
 )
-ACTIVITY_COLUMNS = ("workshop_id", "kind", "module", "province", "organiser", "first_day",
-                    "attended_women", "attended_men")
+ACTIVITY_COLUMNS = ("activity_id", "title", "kind", "module", "province", "organiser",
+                    "first_day", "attended_women", "attended_men")
 
 
 def to_csv(report: dict) -> str:

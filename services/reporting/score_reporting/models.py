@@ -59,3 +59,23 @@ class Report(VersionedDocument):
     content = me.DictField()
     pdf_id = me.BinaryField()
     pdf_en = me.BinaryField()
+
+
+class TrainingActivity(me.Document):
+    """A training activity other than a module workshop, recorded by programme staff (a
+    Training of Trainers, "SCORE Gender Training for Trade Union, attended by 30
+    representatives"): it counts among the programme's activities."""
+
+    meta = {"db_alias": ALIAS, "collection": "training_activities", "indexes": []}
+
+    id = me.StringField(primary_key=True)
+    title = me.StringField(required=True)
+    kind = me.StringField(required=True)
+    day = me.StringField(required=True)  # ISO
+    organiser = me.StringField(required=True)  # a partner id, or "ilo"
+    module = me.IntField()
+    province = me.StringField()
+    attended_women = me.IntField(default=0)
+    attended_men = me.IntField(default=0)
+    recorded_by = me.StringField()
+    recorded_at = me.DateTimeField()

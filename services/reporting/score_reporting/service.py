@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 
 from nameko.rpc import rpc
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
+from score_common.commands import load
 from score_common.envelope import Event
 from score_common.errors import NotFound, Refused
 from score_common.http import json_response, problem
@@ -24,8 +26,9 @@ from score_common.service import ScoreService
 from score_common.store import MongoStore, utcnow
 from score_reporting import indicators, projections, report
 from score_reporting.models import (
-    CohortRecord, EnterpriseRecord, RecordedEvent, Report,
+    CohortRecord, EnterpriseRecord, RecordedEvent, Report, TrainingActivity,
 )
+from score_reporting.schemas import TrainingActivityCommand
 from score_reporting.store import ReportingRepository, json_form
 
 log = logging.getLogger("score.reporting")
@@ -38,7 +41,7 @@ def report_id(enrollment_id: str) -> str:
 class ReportingService(ScoreService):
     name = "reporting"
     store: ReportingRepository = MongoStore(ReportingRepository, documents=[
-        RecordedEvent, EnterpriseRecord, CohortRecord, Report])
+        RecordedEvent, EnterpriseRecord, CohortRecord, Report, TrainingActivity])
     outbox = Outbox(Report)
 
     @event_handler
@@ -88,8 +91,24 @@ class ReportingService(ScoreService):
             chosen = indicators.Filters.of(filters)
         except (TypeError, ValueError) as exc:
             raise Refused({"filters": [str(exc)]}) from None
+        return self._programme(chosen)
+
+    def _programme(self, chosen: indicators.Filters) -> dict:
         return indicators.programme(self.store.states(EnterpriseRecord),
-                                    self.store.states(CohortRecord), chosen)
+                                    self.store.states(CohortRecord), chosen,
+                                    self.store.other_activities())
+
+    @rpc
+    def record_training_activity(self, command: dict, actor: str = "staff") -> dict:
+        """A training activity other than a module workshop (a Training of Trainers, a
+        gender training for a union): it counts among the programme's activities. Repeating
+        a command with its activity_id changes nothing."""
+        data = load(TrainingActivityCommand(), command)
+        activity_id = data.pop("activity_id") or f"act-{uuid.uuid4().hex[:10]}"
+        self.store.insert_many([TrainingActivity(
+            id=activity_id, **{**data, "day": data["day"].isoformat()}, recorded_by=actor,
+            recorded_at=utcnow())])
+        return {"activity_id": activity_id, **data, "day": data["day"].isoformat()}
 
     @rpc
     def enterprise_record(self, enrollment_id: str) -> dict:
@@ -135,16 +154,14 @@ class ReportingService(ScoreService):
         chosen = self._filters(request)
         if isinstance(chosen, tuple):
             return chosen
-        return json_response(200, indicators.programme(
-            self.store.states(EnterpriseRecord), self.store.states(CohortRecord), chosen))
+        return json_response(200, self._programme(chosen))
 
     @http("GET", "/reporting/indicators.csv")
     def indicators_csv(self, request):
         chosen = self._filters(request)
         if isinstance(chosen, tuple):
             return chosen
-        found = indicators.programme(self.store.states(EnterpriseRecord),
-                                     self.store.states(CohortRecord), chosen)
+        found = self._programme(chosen)
         return 200, {"Content-Type": "text/csv; charset=utf-8", "Content-Disposition":
                      "attachment; filename=score-indicators.csv"}, indicators.to_csv(found)
 
@@ -153,8 +170,7 @@ class ReportingService(ScoreService):
         chosen = self._filters(request)
         if isinstance(chosen, tuple):
             return chosen
-        found = indicators.programme(self.store.states(EnterpriseRecord),
-                                     self.store.states(CohortRecord), chosen)
+        found = self._programme(chosen)
         return Response(indicators.to_xlsx(found), status=200, headers={
             "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             "Content-Disposition": "attachment; filename=score-indicators.xlsx"})

@@ -8,7 +8,7 @@ from score_common.envelope import Event
 from score_common.store import Repository, as_utc, duplicate_indexes
 from score_reporting import projections
 from score_reporting.models import (
-    CohortRecord, EnterpriseRecord, RecordedEvent, Report,
+    CohortRecord, EnterpriseRecord, RecordedEvent, Report, TrainingActivity,
 )
 
 def chunks(items: list, size: int):
@@ -136,6 +136,14 @@ class ReportingRepository(Repository):
     def clear_read_models(self) -> None:
         for doc_cls in (EnterpriseRecord, CohortRecord):
             doc_cls._get_collection().delete_many({})
+
+    def other_activities(self) -> list[dict]:
+        return [{"activity_id": row["_id"], "title": row["title"], "kind": row["kind"],
+                 "module": row.get("module"), "province": row.get("province"),
+                 "organiser": row["organiser"], "first_day": row["day"],
+                 "attended_women": row.get("attended_women", 0),
+                 "attended_men": row.get("attended_men", 0)}
+                for row in TrainingActivity._get_collection().find({})]
 
     # -- reports ---------------------------------------------------------------------------------
     def report(self, report_id: str) -> Report | None:

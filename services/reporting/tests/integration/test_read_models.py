@@ -9,6 +9,7 @@ import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 from openpyxl import load_workbook
 
+from score_common.errors import Refused
 from score_common.testing import drain_queue, handled, wait_until
 from score_reporting import samples
 from score_reporting.service import ReportingService
@@ -63,6 +64,22 @@ def test_a_journey_in_any_order_gives_one_record_one_report_and_a_rebuild_gives_
             assert pdf.headers["Content-Type"] == "application/pdf"
             assert pdf.content.startswith(b"%PDF")
         assert requests.get(f"{base}/reports/rep-enr-00002.pdf", timeout=10).status_code == 404
+
+        # a training activity other than a workshop, recorded by staff, counts too
+        try:
+            reporting.record_training_activity({"title": "x", "kind": "party", "day": "soon",
+                                                "organiser": "ilo", "attended_women": -1,
+                                                "attended_men": 3})
+            raise AssertionError("a bad activity was taken")
+        except Refused as refused:
+            assert set(refused.errors) == {"title", "kind", "day", "attended_women"}
+        reporting.record_training_activity({
+            "activity_id": "act-gender-2019", "title": "SCORE Gender Training for Trade Union",
+            "kind": "gender_training", "day": "2026-02-10", "organiser": "ilo",
+            "attended_women": 18, "attended_men": 12})
+        activities = requests.get(f"{base}/indicators", timeout=10).json()["activities"]
+        assert activities["total"] == 2 and activities["share_run_by_partners"] == 0.5
+        assert activities["attendance"]["women"] >= 18
 
         live = reporting.read_models()
         rebuilt = reporting.rebuild()
