@@ -14,7 +14,7 @@
 // deploy/k8s/mongodb.yaml carries a byte-for-byte copy (kustomize cannot read files outside
 // deploy/k8s); tests/deploy/test_k8s.py fails when the two differ.
 
-const SERVICES = ["enrollment", "scheduling", "coaching", "reporting", "notifications"];
+const SERVICES = ["enrollment", "scheduling", "coaching", "reporting", "notifications", "gateway"];
 
 function parseMongoUri(name, uri) {
   const m = /^mongodb:\/\/([^:@\/]+):([^@\/]+)@([^\/]+)\/([^?]*)(?:\?(.*))?$/.exec(uri);

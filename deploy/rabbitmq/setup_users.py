@@ -33,7 +33,7 @@ import urllib.request
 from typing import NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
-SERVICES = ("enrollment", "scheduling", "coaching", "reporting", "notifications")
+SERVICES = ("enrollment", "scheduling", "coaching", "reporting", "notifications", "gateway")
 
 # Every service declares exchanges and queues whose names are not all under one prefix (nameko's
 # own RPC exchange and reply queues among them), so a service gets full rights inside the SCORE

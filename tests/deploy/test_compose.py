@@ -32,7 +32,7 @@ INIT_USERS_JS = REPO_ROOT / "deploy" / "mongodb" / "init-users.js"
 SETUP_USERS_PY = REPO_ROOT / "deploy" / "rabbitmq" / "setup_users.py"
 
 REQUIRED_VARS = sorted(v.name for v in ENV_VARS if v.deploy_required)
-INFRASTRUCTURE = {"rabbitmq", "mongodb", "rabbitmq-setup", "mongodb-setup"}
+INFRASTRUCTURE = {"rabbitmq", "mongodb", "rabbitmq-setup", "mongodb-setup", "edge-proxy"}
 
 # Compose interpolation: $$ is a literal $, then ${NAME}, ${NAME:-default}, ${NAME-default},
 # ${NAME:?error}, ${NAME?error}, ${NAME:+alt}, ${NAME+alt}, and bare $NAME.
@@ -468,9 +468,12 @@ def test_dockerfile_builds_the_service_named_by_the_build_arg():
     requirements = next(i for i, r in enumerate(runs) if "pip install -r requirements.txt" in r)
     local = next(i for i, r in enumerate(runs) if "pip install --no-deps" in r)
     assert requirements < local, "pinned requirements must be installed first"
-    assert re.search(r'\./libs/score-common\s+"?\./services/\$\{SCORE_SERVICE\}"?', runs[local])
+    assert 'packages="./services/${SCORE_SERVICE}"' in runs[local]
+    assert re.search(r"\./libs/score-common\s+\$packages", runs[local])
+    # the gateway's image carries the packages whose commands its OpenAPI document describes
+    assert re.search(r'"\$\{SCORE_SERVICE\}" = gateway.*\./services/enrollment', runs[local])
     copies = [args for keyword, args in build if keyword == "COPY"]
-    assert any("services/${SCORE_SERVICE}" in c for c in copies)
+    assert any(c.split()[0] == "services" for c in copies)
 
 
 def test_dockerfile_runs_score_service_as_non_root():
@@ -693,3 +696,13 @@ def test_docker_compose_refuses_to_run_without_secrets(compose, tmp_path):
         check=False)
     assert result.returncode != 0
     assert ".env.example" in result.stderr
+
+
+def test_the_edge_proxy_publishes_the_gateway_and_nothing_else():
+    proxy = load_compose()["services"]["edge-proxy"]
+    published = [str(port) for port in proxy["ports"]]
+    assert len(published) == 1 and published[0].endswith(":8080")
+    config = (REPO_ROOT / "deploy" / "nginx" / "edge.conf").read_text()
+    assert "server gateway:8000;" in config and "proxy_pass http://gateway;" in config
+    mounted = [v for v in proxy["volumes"] if "edge.conf" in v]
+    assert mounted and (REPO_ROOT / mounted[0].split(":")[0].lstrip("./")).exists()

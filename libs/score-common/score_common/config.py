@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-SERVICES = ("enrollment", "scheduling", "coaching", "reporting", "notifications")
+SERVICES = ("enrollment", "scheduling", "coaching", "reporting", "notifications", "gateway")
 
 # Local (non-container) HTTP ports, one per service, so they can run side by side.
 DEFAULT_HTTP_PORTS = {
@@ -19,6 +19,7 @@ DEFAULT_HTTP_PORTS = {
     "coaching": 8103,
     "reporting": 8104,
     "notifications": 8105,
+    "gateway": 8100,
 }
 
 
