@@ -13,6 +13,8 @@ import time
 
 from nameko.extensions import DependencyProvider
 
+from score_common import metrics
+
 correlation_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None)
 
@@ -81,6 +83,10 @@ class WorkerLogging(DependencyProvider):
         token_and_start = self._tokens.get(worker_ctx)
         elapsed_ms = (time.perf_counter() - token_and_start[1]) * 1000 if token_and_start else 0
         log = logging.getLogger(f"score.{worker_ctx.service_name}")
+        entrypoint = worker_ctx.entrypoint.method_name
+        metrics.HANDLED.labels(worker_ctx.service_name, entrypoint,
+                               "ok" if exc_info is None else "failed").inc()
+        metrics.LATENCY.labels(worker_ctx.service_name, entrypoint).observe(elapsed_ms / 1000)
         if exc_info is None:
             log.info("%s handled in %.1f ms", worker_ctx.entrypoint.method_name, elapsed_ms)
         else:

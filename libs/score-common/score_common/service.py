@@ -15,6 +15,7 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.web.handlers import http
 
+from score_common import metrics
 from score_common.observability import WorkerLogging
 
 
@@ -56,6 +57,14 @@ class ScoreService:
         report = check_health(self.name, self.store, self.container_info.config["AMQP_URI"])
         status = 200 if report["status"] == "ok" else 503
         return status, {"Content-Type": "application/json"}, json.dumps(report)
+
+    @http("GET", "/metrics")
+    def metrics_http(self, request):
+        """Prometheus text: calls by outcome and latency, retries, dead letters, and the
+        outbox's backlog and lag."""
+        pending, oldest = self.store.outbox_backlog()
+        text, content_type = metrics.exposition(self.name, pending, oldest)
+        return 200, {"Content-Type": content_type}, text
 
     @http("GET", "/health/live")
     def liveness_http(self, request):

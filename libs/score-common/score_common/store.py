@@ -165,6 +165,14 @@ class Repository:
     def db(self):
         return get_db(self.alias)
 
+    def outbox_backlog(self) -> tuple[int, float | None]:
+        """How many events wait to be published, and the age in seconds of the oldest."""
+        pointers = list(self.db[OUTBOX_POINTERS].find({}, {"since": 1}))
+        if not pointers:
+            return 0, None
+        oldest = min(as_utc(p["since"]) for p in pointers if p.get("since"))
+        return len(pointers), (utcnow() - oldest).total_seconds()
+
     def ping(self) -> float:
         started = time.perf_counter()
         self.db.command("ping")

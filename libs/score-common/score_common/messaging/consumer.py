@@ -31,6 +31,7 @@ from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import Entrypoint, SharedExtension
 from nameko.messaging import HeaderDecoder, QueueConsumer
 
+from score_common import metrics
 from score_common.contracts import registry
 from score_common.envelope import PermanentMessageError
 from score_common.messaging.publisher import AmqpPublisher
@@ -242,6 +243,7 @@ class ReliableConsumer(Entrypoint, HeaderDecoder):
                 delay = delays[attempts - 1]
                 log.warning("%s failed (attempt %d), retrying in %ss: %s", self.queue.name,
                             attempts, delay, exc)
+                metrics.RETRIES.labels(self.container.service_name, self.queue.name).inc()
                 self.publisher.publish_raw(
                     incoming.body, exchange="",
                     routing_key=self.topology.retry_queue_name(self.queue.name, delay),
@@ -255,6 +257,7 @@ class ReliableConsumer(Entrypoint, HeaderDecoder):
             else:
                 log.error("%s dead-lettered after %d attempt(s): %s", self.queue.name, attempts,
                           exc)
+                metrics.DEAD_LETTERS.labels(self.container.service_name, self.queue.name).inc()
                 self.publisher.publish_raw(
                     incoming.body, exchange="",
                     routing_key=self.topology.dead_queue_name(self.queue.name),

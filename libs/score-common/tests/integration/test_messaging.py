@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 from kombu import Connection
+from prometheus_client import REGISTRY
 
 from score_common.contracts import registry
 from score_common.contracts.enrollment import SAMPLE_ENROLLMENT_ACCEPTED
@@ -103,6 +104,10 @@ def test_a_poison_message_is_dead_lettered_after_its_retries_while_others_flow(
     assert dead.headers["x-score-original-queue"] == queue
     assert "Traceback" in dead.headers["x-score-traceback"]
     assert effects(poison["event_id"]) == 0
+    # counted for Prometheus: two retries, one dead letter
+    labels = {"service": "probe", "queue": queue}
+    assert REGISTRY.get_sample_value("score_message_retries_total", labels) == 2
+    assert REGISTRY.get_sample_value("score_dead_letters_total", labels) == 1
 
 
 @pytest.mark.parametrize("mangle, error_type", [

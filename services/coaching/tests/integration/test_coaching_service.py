@@ -4,6 +4,7 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from score_common.contracts import registry
@@ -20,6 +21,12 @@ def test_coaching_answers_health_and_queries(start_service):
         report = cluster.coaching.health()
         assert report["status"] == "ok" and report["service"] == "coaching"
         assert cluster.coaching.get_visit_plan("no-such-plan") is None
+    metrics = requests.get(f"http://{config['WEB_SERVER_ADDRESS']}/metrics", timeout=10)
+    assert metrics.headers["Content-Type"].startswith("text/plain")
+    assert 'score_messages_handled_total{entrypoint="health",outcome="ok",service="coaching"}' \
+        in metrics.text
+    assert 'score_outbox_pending{service="coaching"} 0' in metrics.text
+    assert 'score_outbox_lag_seconds{service="coaching"}' in metrics.text
 
 
 def completed_workshop():
