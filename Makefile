@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-PACKAGES := libs/score-common libs/score-devenv $(wildcard services/*)
+PACKAGES := libs/score-common libs/score-devenv libs/score-ops $(wildcard services/*)
 
 .PHONY: install run stop stop-all status sample inspect test test-unit clean
 

@@ -14,8 +14,8 @@ PROVINCES = ("ID-JK", "ID-JB", "ID-JT", "ID-JI", "ID-BT", "ID-YO", "ID-BA", "ID-
              "ID-SS", "ID-KT", "ID-SN", "ID-RI", "ID-KR", "ID-LA")
 PARTNERS = ("bedo", "semut", "unpar", "app-polteknaker", "blk-semarang", "karya-dua",
             "riwani", "pro-serve")
-SECTORS = ("automotive_parts", "garments", "printing", "medical_equipment", "food_processing",
-           "furniture", "hospitality", "agriculture")
+SECTORS = ("automotive_parts", "garments_textiles", "printing_packaging", "medical_equipment",
+           "food_beverage", "furniture_wood", "hospitality_tourism", "agriculture_horticulture")
 KPIS = {"productivity": ("Productivity", "units per worker-hour", "higher"),
         "cost_saving": ("Cost saving", "IDR per month", "higher"),
         "defect_rate": ("Defect rate", "% of output", "lower"),

@@ -19,7 +19,7 @@ def test_a_journey_in_any_order_gives_one_record_one_report_and_a_rebuild_gives_
         start_service, publisher):
     config = start_service(ReportingService)
     first = samples.journey(1)
-    second = samples.journey(2, sector="garments", coached=False)
+    second = samples.journey(2, sector="garments_textiles", coached=False)
     coaching_completed = first[-1]
     # the end of the story first: no report can be written without the enrollment
     publisher.publish_event(coaching_completed)
@@ -48,7 +48,7 @@ def test_a_journey_in_any_order_gives_one_record_one_report_and_a_rebuild_gives_
         assert found["enterprises"] == {"enrolled": 2, "reached": 2, "coached": 1,
                                         "reported": 1}
         assert found["workers_reached"]["total"] == 250
-        garments = requests.get(f"{base}/indicators", params={"sector": "garments"},
+        garments = requests.get(f"{base}/indicators", params={"sector": "garments_textiles"},
                                 timeout=10).json()
         assert garments["enterprises"]["reached"] == 1 and garments["enterprises"]["coached"] == 0
         assert requests.get(f"{base}/indicators", params={"module": "x"},
