@@ -28,6 +28,8 @@ class Query:
     type: str = "string"  # OpenAPI type
     description: str = ""
     enum: tuple = ()
+    minimum: int | None = None
+    maximum: int | None = None
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Route:
     status: int = 200
     content_type: str = "application/json"
     description: str = ""
+    problems: tuple[str, ...] = ()  # more problem statuses than the defaults
     name: str = field(default="")
 
     @property
@@ -57,8 +60,10 @@ class Route:
 
 
 ROUTES: list[Route] = []
-PAGE_QUERY = (Query("limit", "integer", f"page size, at most {MAX_LIMIT} (default 50)"),
-              Query("offset", "integer", "items to skip (default 0)"))
+PAGE_QUERY = (Query("limit", "integer", f"page size, at most {MAX_LIMIT} (default 50)",
+                    minimum=1, maximum=MAX_LIMIT),
+              Query("offset", "integer", "items to skip (default 0)", minimum=0))
+MODULE_QUERY = Query("module", "integer", "a SCORE module, 1 to 5", enum=(1, 2, 3, 4, 5))
 
 
 def route(method: str, path: str, *, roles=(), summary: str, tag: str, **details):

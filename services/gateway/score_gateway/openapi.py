@@ -48,6 +48,9 @@ def document() -> dict:
             schema = {"type": query.type}
             if query.enum:
                 schema["enum"] = list(query.enum)
+            for bound in ("minimum", "maximum"):
+                if getattr(query, bound) is not None:
+                    schema[bound] = getattr(query, bound)
             parameters.append({"name": query.name, "in": "query", "required": False,
                                "schema": schema, "description": query.description})
         if parameters:
@@ -71,7 +74,7 @@ def document() -> dict:
         operation["responses"][str(route.status)] = {"description": "success",
                                                      "content": content}
         codes = ["400", "422", "502"] + (["401", "403"] if route.roles else []) + \
-            (["404"] if route.path_parameters else [])
+            (["404"] if route.path_parameters else []) + list(route.problems)
         for code in sorted(set(codes)):
             operation["responses"][code] = {"description": ERRORS[code], "content": {
                 "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}

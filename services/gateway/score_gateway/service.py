@@ -21,7 +21,7 @@ from score_common.service import ScoreService
 from score_common.store import MongoStore, Repository, as_utc, utcnow
 from score_enrollment.schemas import EnrollmentSchema
 from score_gateway import auth, openapi
-from score_gateway.api import Query, paginate, route
+from score_gateway.api import MODULE_QUERY, Query, paginate, route
 from score_gateway.auth import Forbidden, Principal, Unauthenticated
 from score_gateway.models import ROLES, Session, User
 from score_scheduling.schemas import AttendanceCommand, TrainerSchema, WorkshopCommand, \
@@ -85,7 +85,7 @@ class GatewayService(ScoreService):
         return Principal(user.pk, user.role, user.trainer_id, user.partner_id)
 
     @route("POST", "/tokens", summary="Sign in", tag="access", body=SignIn,
-           response=TokenSchema, status=201)
+           response=TokenSchema, status=201, problems=("401",))
     def sign_in(self, request, principal, body):
         """A bearer token for a user name and password, valid for 12 hours."""
         data = load(SignIn(), body)
@@ -156,7 +156,7 @@ class GatewayService(ScoreService):
 
     @route("GET", "/workshops", roles=("coordinator", "trainer", "ops"), summary="List workshops",
            tag="workshops", response=WorkshopSchema, many=True, paginated=True,
-           query=(Query("module", "integer"), Query("province"), Query("partner_id"),
+           query=(MODULE_QUERY, Query("province"), Query("partner_id"),
                   Query("status", enum=("planned", "completed", "cancelled"))))
     def list_workshops(self, request, principal):
         """A trainer sees only the workshops they teach."""
@@ -201,7 +201,7 @@ class GatewayService(ScoreService):
     @route("GET", "/enrollments", roles=("coordinator", "partner", "ops"),
            summary="List enrollments", tag="enrollments", response=EnrollmentSchema, many=True,
            paginated=True, query=(Query("partner_id"), Query("status"),
-                                  Query("module", "integer"), Query("enterprise_id")))
+                                  MODULE_QUERY, Query("enterprise_id")))
     def list_enrollments(self, request, principal):
         """A partner sees only its own enrollments, whatever partner_id it asks for."""
         from score_gateway.api import page_of
@@ -261,7 +261,7 @@ class GatewayService(ScoreService):
     # -- results ---------------------------------------------------------------------------------
     @route("GET", "/indicators", roles=("coordinator", "partner", "ops"),
            summary="Programme indicators", tag="results",
-           query=(Query("module", "integer"), Query("province"), Query("partner_id"),
+           query=(MODULE_QUERY, Query("province"), Query("partner_id"),
                   Query("sector"), Query("period_from", description="ISO day"),
                   Query("period_to", description="ISO day")))
     def indicators(self, request, principal):
@@ -280,14 +280,19 @@ class GatewayService(ScoreService):
             raise NotFound(f"no report {report_id}")
         return json_response(200, found)
 
-    @route("GET", "/delivery-log", roles=("coordinator", "ops"), summary="Delivery log",
-           tag="ops", query=(Query("recipient_id"), Query("workshop_id")), paginated=True)
-    def delivery_log(self, request, principal):
-        """Every reminder to a recipient or about a workshop, with its status."""
-        found = self.notifications.delivery_log(
-            recipient_id=request.args.get("recipient_id") or None,
-            workshop_id=request.args.get("workshop_id") or None)
-        return json_response(200, paginate(found, request))
+    @route("GET", "/delivery-log/recipients/<string:recipient_id>", roles=("coordinator", "ops"),
+           summary="Delivery log of a recipient", tag="ops", paginated=True)
+    def recipient_delivery_log(self, request, principal, recipient_id):
+        """Every reminder to a participant or trainer, with its channel and status."""
+        return json_response(200, paginate(
+            self.notifications.delivery_log(recipient_id=recipient_id), request))
+
+    @route("GET", "/delivery-log/workshops/<string:workshop_id>", roles=("coordinator", "ops"),
+           summary="Delivery log of a workshop", tag="ops", paginated=True)
+    def workshop_delivery_log(self, request, principal, workshop_id):
+        """Every reminder about a workshop, with its channel and status."""
+        return json_response(200, paginate(
+            self.notifications.delivery_log(workshop_id=workshop_id), request))
 
 
 SERVICE = GatewayService

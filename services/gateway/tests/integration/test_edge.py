@@ -2,6 +2,9 @@
 details naming each refused field, pagination, and a valid OpenAPI document."""
 import pytest
 import requests
+import schemathesis
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+from hypothesis import HealthCheck, given, settings
 from nameko.standalone.rpc import ClusterRpcProxy
 from openapi_spec_validator import validate
 
@@ -113,10 +116,10 @@ def test_every_role_boundary_holds(edge):
     assert call("GET", f"{base}/workshops", {"X-API-Key": key["api_key"]}).status_code == 403
 
     # the delivery log is for coordinators and ops
-    assert call("GET", f"{base}/delivery-log", as_["bedo"],
-                params={"workshop_id": workshop_id}).status_code == 403
-    assert call("GET", f"{base}/delivery-log", as_["ops"],
-                params={"workshop_id": workshop_id}).json()["total"] == 0
+    assert call("GET", f"{base}/delivery-log/workshops/{workshop_id}",
+                as_["bedo"]).status_code == 403
+    assert call("GET", f"{base}/delivery-log/workshops/{workshop_id}",
+                as_["ops"]).json()["total"] == 0
 
 
 def test_lists_are_paged_and_a_bad_page_is_named(edge):
@@ -150,3 +153,25 @@ def test_health_is_aggregated_and_the_api_is_documented(edge):
     page = call("GET", f"{base}/docs")
     assert page.headers["Content-Type"].startswith("text/html")
     assert "Schedule a workshop" in page.text and "roles: coordinator" in page.text
+
+
+def test_generated_requests_get_the_answers_the_document_promises(edge):
+    """A bounded property-based run (schemathesis): for every operation, requests generated
+    from the document, valid and not, must never make the edge fail (5xx) and must be
+    answered with a documented status, content type and body."""
+    base, as_, key, cluster = edge
+    schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
+    host = base[:-len("/api/v1")]
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= len(ROUTES) - 1  # all but what it cannot call (the HTML page)
+    for operation in operations:
+        @given(case=operation.as_strategy())
+        @settings(max_examples=6, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def holds(case):
+            # a request the schema allows may still break a business rule (no such venue):
+            # refusing it with a 4xx is right, so that check is left out
+            case.call_and_validate(base_url=host, headers=as_["rina"],
+                                   excluded_checks=[positive_data_acceptance])
+
+        holds()
