@@ -227,6 +227,19 @@ class GatewayService(ScoreService):
             raise NotFound(f"no enrollment {enrollment_id}")  # not even whether it exists
         return json_response(200, found)
 
+    @route("GET", "/enterprises/<string:enterprise_id>", roles=("coordinator", "partner", "ops"),
+           summary="Show an enterprise", tag="enrollments")
+    def get_enterprise(self, request, principal, enterprise_id):
+        """With its enrollments; a partner sees an enterprise only through its own
+        enrollments of it."""
+        found = self.enrollment.get_enterprise(enterprise_id)
+        if found is not None and principal.role == "partner":
+            mine = [e for e in found["enrollments"] if e["partner_id"] == principal.partner_id]
+            found = {**found, "enrollments": mine} if mine else None
+        if found is None:
+            raise NotFound(f"no enterprise {enterprise_id}")
+        return json_response(200, found)
+
     # -- coaching --------------------------------------------------------------------------------
     def _plan_for(self, principal: Principal, plan_id: str) -> dict:
         plan = self.coaching.get_visit_plan(plan_id)

@@ -108,6 +108,8 @@ def test_every_role_boundary_holds(edge):
     assert call("GET", f"{base}/enrollments", as_["bedo"],
                 params={"partner_id": "semut"}).json()["items"] == []
     assert call("GET", f"{base}/enrollments/enr-unknown", as_["bedo"]).status_code == 404
+    assert call("GET", f"{base}/enterprises/ent-unknown", as_["bedo"]).status_code == 404
+    assert call("GET", f"{base}/enterprises/ent-unknown", as_["siti"]).status_code == 403
     indicators = call("GET", f"{base}/indicators", as_["bedo"],
                       params={"partner_id": "semut"}).json()
     assert indicators["filters"] == {"partner_id": "bedo"}
