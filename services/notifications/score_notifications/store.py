@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from score_common.store import Repository, duplicate_indexes, upsert_many, utcnow
 from score_notifications.domain import minute_of
@@ -87,8 +87,7 @@ class NotificationsRepository(Repository):
         return cancelled
 
     def forget_old_claims(self, older_than=None) -> int:
-        from datetime import timedelta
-
+        """Also send claims and transmissions, once no reader can still act on them."""
         cutoff = utcnow() - (older_than or timedelta(days=2))
         removed = SendClaim._get_collection().delete_many({"at": {"$lt": cutoff}}).deleted_count
         removed += Transmission._get_collection().delete_many(
