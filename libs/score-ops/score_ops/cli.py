@@ -185,7 +185,8 @@ class Ops:
                                                    unit="step", file=self.out) as progress:
             for kind, item in progress:
                 if kind == "partner":
-                    cluster.enrollment.register_partner("bedo", "BEDO", "foundation")
+                    cluster.enrollment.register_partner("bedo", "BEDO", "foundation",
+                                                        "programme@bedo.example.or.id")
                 elif kind == "venue":
                     cluster.scheduling.register_venue({
                         "code": f"pilot-{item.lower()}", "name": PILOT_VENUES[item][0],

@@ -23,6 +23,9 @@ class Partner(VersionedDocument):
     kind = me.StringField(required=True)
     active = me.BooleanField(default=True)
     created_at = me.DateTimeField(required=True)
+    contact_email = me.StringField()  # told when an enterprise's report is ready
+    language = me.StringField(default="id")
+    announced = me.DictField()  # the partner as last told to the platform (partner_registered)
 
 
 class ApiKey(me.Document):

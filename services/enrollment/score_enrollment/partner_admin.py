@@ -39,10 +39,10 @@ def partner_amqp_uri(platform_amqp_uri: str, partner: str, password: str) -> str
 
 def provision_partner(amqp_uri: str, management_url: str, partner: str, name: str, kind: str,
                       *, namespace: str = "score", password: str | None = None,
-                      api_key: bool = True) -> dict:
+                      api_key: bool = True, contact_email: str | None = None) -> dict:
     config = {"AMQP_URI": amqp_uri}
     with ClusterRpcProxy(config, timeout=30) as cluster:
-        registered = cluster.enrollment.register_partner(partner, name, kind)
+        registered = cluster.enrollment.register_partner(partner, name, kind, contact_email)
         key = cluster.enrollment.issue_api_key(partner, "first key") if api_key else None
     topology = Topology(namespace)
     password = password or secrets.token_urlsafe(24)
@@ -70,6 +70,7 @@ def main(argv=None) -> int:
     add.add_argument("partner", help="partner code: lowercase, also its RabbitMQ user name")
     add.add_argument("--name", required=True)
     add.add_argument("--kind", required=True)
+    add.add_argument("--email", help="who hears that an enterprise's report is ready")
     add.add_argument("--password", help="its RabbitMQ password (default: generated)")
     add.add_argument("--no-api-key", action="store_true")
     issue = commands.add_parser("issue-key", help="a new HTTP API key for a partner")
@@ -88,7 +89,7 @@ def main(argv=None) -> int:
         management = os.environ.get("RABBITMQ_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
         result = provision_partner(amqp_uri, management, args.partner, args.name, args.kind,
                                    namespace=namespace, password=args.password,
-                                   api_key=not args.no_api_key)
+                                   api_key=not args.no_api_key, contact_email=args.email)
         print(json.dumps(result, indent=2))
         print("Hand these credentials to the partner now: they are not shown again.",
               file=sys.stderr)

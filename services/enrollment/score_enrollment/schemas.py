@@ -53,6 +53,8 @@ class PartnerSchema(Schema):
     kind = fields.String()
     active = fields.Boolean()
     created_at = fields.DateTime()
+    contact_email = fields.String(allow_none=True)
+    language = fields.String()
 
 
 class RegisterPartnerSchema(Schema):
@@ -64,6 +66,8 @@ class RegisterPartnerSchema(Schema):
                                    "with a letter (it is also the partner's RabbitMQ user)"))
     name = fields.String(required=True, validate=validate.Length(min=2, max=200))
     kind = fields.String(required=True, validate=validate.OneOf(domain.PARTNER_KINDS))
+    contact_email = fields.Email(load_default=None, allow_none=True)
+    language = fields.String(load_default="id", validate=validate.OneOf(("id", "en")))
 
 
 class StatusChangeSchema(Schema):

@@ -105,7 +105,7 @@ class EnrollmentService(ScoreService):
     name = "enrollment"
     store: EnrollmentRepository = MongoStore(EnrollmentRepository, documents=[
         Partner, ApiKey, Enterprise, EnterpriseNameKey, ModuleSeat, Enrollment, Submission])
-    outbox = Outbox(Enrollment, Submission)
+    outbox = Outbox(Enrollment, Submission, Partner)
     answers = PartnerAnswers()
 
     def _intake(self) -> Intake:
@@ -449,21 +449,37 @@ class EnrollmentService(ScoreService):
         return {"total": total, "items": SubmissionRecordSchema(many=True).dump(page)}
 
     @rpc
-    def register_partner(self, partner_id: str, name: str, kind: str) -> dict:
-        """Register (or update the name and kind of) a partner; idempotent."""
+    def register_partner(self, partner_id: str, name: str, kind: str,
+                         contact_email: str | None = None, language: str = "id") -> dict:
+        """Register (or update) a partner; idempotent. Its contact is told when the report
+        of an enterprise it enrolled is ready."""
         data = RegisterPartnerSchema().load({"partner_id": partner_id, "name": name,
-                                             "kind": kind})
+                                             "kind": kind, "contact_email": contact_email,
+                                             "language": language})
+        fields_ = {k: data[k] for k in ("name", "kind", "contact_email", "language")}
         try:
-            partner = self.store.insert(Partner(id=data["partner_id"], name=data["name"],
-                                                kind=data["kind"], created_at=utcnow()))
+            self.store.insert(Partner(id=data["partner_id"], created_at=utcnow(), **fields_))
         except AlreadyExists:
             def change(existing):
-                if (existing.name, existing.kind, existing.active) == (data["name"],
-                                                                       data["kind"], True):
+                if all(getattr(existing, k) == v for k, v in fields_.items()) \
+                        and existing.active:
                     return False
-                existing.name, existing.kind, existing.active = data["name"], data["kind"], True
-            partner = self.store.update(Partner, data["partner_id"], change)
+                for k, v in fields_.items():
+                    setattr(existing, k, v)
+                existing.active = True
+            self.store.update(Partner, data["partner_id"], change)
+        partner = self.store.update(Partner, data["partner_id"], self._announce_partner)
+        self.outbox.publish(partner)
         return PartnerSchema().dump(partner)
+
+    def _announce_partner(self, partner: Partner):
+        """Tell the platform about a new or changed partner (once per change)."""
+        payload = {"partner_id": partner.pk, **{k: getattr(partner, k) for k in (
+            "name", "kind", "contact_email", "language", "active")}}
+        if partner.announced == payload:
+            return False
+        partner.announced = payload
+        self.outbox.record(partner, "partner_registered", payload)
 
     @rpc
     def deactivate_partner(self, partner_id: str) -> dict:

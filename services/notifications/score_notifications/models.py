@@ -136,6 +136,16 @@ class Transmission(me.Document):
     at = me.DateTimeField()
 
 
+class PartnerContact(me.Document):
+    meta = {"db_alias": ALIAS, "collection": "partners", "indexes": []}
+
+    id = me.StringField(primary_key=True)
+    name = me.StringField()
+    email = me.StringField()
+    language = me.StringField(default="id")
+    active = me.BooleanField(default=True)
+
+
 class Cursor(me.Document):
     """How far the dispatcher has swept the buckets (the last minute fully done)."""
 

@@ -7,7 +7,7 @@ cancelled, a notice with the new dates, new reminders), workshop_cancelled (ever
 pending cancelled, a cancellation notice), registration_cancelled (everything pending
 cancelled), visit_scheduled / visit_cancelled (the day-before reminder to the enterprise's
 managers and the trainer), visit_overdue (the trainer is reminded), report_ready (the
-managers are told), trainer_registered (trainers' contacts).
+managers and the partner are told), trainer_registered and partner_registered (contacts).
 Emits: reminders_planned.
 HTTP: the SMS provider's delivery reports and inbound messages (STOP), under a secret path.
 """
@@ -36,7 +36,8 @@ from score_notifications.dispatcher import Dispatcher
 from score_notifications.domain import Recipient
 from score_notifications.mail import SmtpMail
 from score_notifications.models import (
-    Cursor, DueBucket, Lookup, Message, OptOut, SendClaim, Subject, TrainerContact, Transmission,
+    Cursor, DueBucket, Lookup, Message, OptOut, PartnerContact, SendClaim, Subject,
+    TrainerContact, Transmission,
 )
 from score_notifications.planner import Planner, jsonable, visit_subject, workshop_context
 from score_notifications.schemas import MessageSchema
@@ -86,8 +87,8 @@ class Channels(DependencyProvider):
 class NotificationsService(ScoreService):
     name = "notifications"
     store: NotificationsRepository = MongoStore(NotificationsRepository, documents=[
-        Message, Subject, DueBucket, Lookup, OptOut, TrainerContact, Cursor, SendClaim,
-        Transmission])
+        Message, Subject, DueBucket, Lookup, OptOut, TrainerContact, PartnerContact, Cursor,
+        SendClaim, Transmission])
     outbox = Outbox(Subject)
     clock = Clock()
     channels: Channels = Channels()
@@ -232,6 +233,13 @@ class NotificationsService(ScoreService):
         self.store.put_trainer(trainer["trainer_id"], {
             k: trainer.get(k) for k in ("name", "email", "phone", "language", "active")})
 
+    @event_handler
+    def handle_partner_registered(self, event: Event):
+        partner = event.payload
+        self.store.put_partner(partner["partner_id"], {
+            "name": partner["name"], "email": partner.get("contact_email"),
+            "language": partner.get("language") or "id", "active": partner["active"]})
+
     def _trainer(self, trainer_id: str) -> Recipient:
         contact = self.store.trainer(trainer_id)
         if contact is None:
@@ -293,9 +301,15 @@ class NotificationsService(ScoreService):
     def handle_report_ready(self, event: Event):
         report = event.payload
         planner = Planner(self.clock.now())
+        recipients = [Recipient.of_participant(p) for p in report["recipients"]]
+        partner = self.store.partner(report["partner_id"])
+        if partner is not None and partner.active and partner.email:
+            # the partner that enrolled the enterprise hears of its report too
+            recipients.append(Recipient(f"partner:{partner.pk}", partner.name or partner.pk,
+                                        "partner", None, partner.email,
+                                        partner.language or "id", True))
         messages = planner.notice(
-            f"report:{report['report_id']}",
-            [Recipient.of_participant(p) for p in report["recipients"]], "report_ready",
+            f"report:{report['report_id']}", recipients, "report_ready",
             report["timezone"], jsonable({k: report[k] for k in (
                 "report_id", "enterprise_name", "url", "module")}), event.occurred_at)
         self._plan(messages)

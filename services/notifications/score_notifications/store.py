@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from score_common.store import Repository, duplicate_indexes, upsert_many, utcnow
 from score_notifications.domain import minute_of
 from score_notifications.models import (
-    Cursor, DueBucket, Lookup, Message, OptOut, SendClaim, Subject, TrainerContact, Transmission,
+    Cursor, DueBucket, Lookup, Message, OptOut, PartnerContact, SendClaim, Subject,
+    TrainerContact, Transmission,
 )
 
 CHUNK = 500
@@ -184,6 +185,12 @@ class NotificationsRepository(Repository):
 
     def trainer(self, trainer_id: str) -> TrainerContact | None:
         return TrainerContact.objects(pk=trainer_id).first()
+
+    def partner(self, partner_id: str) -> PartnerContact | None:
+        return PartnerContact.objects(pk=partner_id).first()
+
+    def put_partner(self, partner_id: str, fields: dict) -> None:
+        upsert_many(PartnerContact._get_collection(), [({"_id": partner_id}, {"$set": fields})])
 
     def put_trainer(self, trainer_id: str, fields: dict) -> None:
         upsert_many(TrainerContact._get_collection(), [({"_id": trainer_id}, {"$set": fields})])

@@ -3,7 +3,7 @@ from marshmallow import fields, validate
 
 from score_common.contracts import registry
 from score_common.contracts.common import (
-    ParticipantSchema, PayloadSchema, module_field, province_field,
+    LANGUAGES, ParticipantSchema, PayloadSchema, module_field, province_field,
 )
 
 PRODUCER = "enrollment"
@@ -144,3 +144,22 @@ class EnrollmentStatusChangedV1(PayloadSchema):
     reason = fields.String(allow_none=True, load_default=None)
     actor = fields.String(required=True)
     changed_at = fields.DateTime(required=True)
+
+
+SAMPLE_PARTNER_REGISTERED = {
+    "partner_id": "bedo", "name": "BEDO", "kind": "foundation",
+    "contact_email": "programme@bedo.or.id", "language": "id", "active": True,
+}
+
+
+@registry.register(PRODUCER, "partner_registered", 1, SAMPLE_PARTNER_REGISTERED)
+class PartnerRegisteredV1(PayloadSchema):
+    """An implementing partner as registered or last changed, with the contact that is told
+    when the report of an enterprise it enrolled is ready."""
+
+    partner_id = fields.String(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True)
+    contact_email = fields.Email(allow_none=True, load_default=None)
+    language = fields.String(load_default="id", validate=validate.OneOf(LANGUAGES))
+    active = fields.Boolean(required=True)

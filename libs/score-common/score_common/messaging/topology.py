@@ -75,6 +75,8 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
                  ("scheduling.registration_cancelled",)),
     Subscription("notifications", "handle_trainer_registered",
                  ("scheduling.trainer_registered",)),
+    Subscription("notifications", "handle_partner_registered",
+                 ("enrollment.partner_registered",)),
     Subscription("notifications", "handle_visit_scheduled", ("coaching.visit_scheduled",)),
     Subscription("notifications", "handle_visit_cancelled", ("coaching.visit_cancelled",)),
     Subscription("notifications", "handle_visit_overdue", ("coaching.visit_overdue",)),

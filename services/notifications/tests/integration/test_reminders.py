@@ -9,12 +9,13 @@ import requests
 
 from score_common.contracts import registry
 from score_common.contracts.coaching import SAMPLE_VISIT_OVERDUE, SAMPLE_VISIT_SCHEDULED
+from score_common.contracts.enrollment import SAMPLE_PARTNER_REGISTERED
 from score_common.contracts.reporting import SAMPLE_REPORT_READY
 from score_common.contracts.scheduling import (
     SAMPLE_PARTICIPANT_REGISTERED, SAMPLE_TRAINER_REGISTERED, SAMPLE_WORKSHOP_CANCELLED,
     SAMPLE_WORKSHOP_SCHEDULED,
 )
-from score_common.testing import wait_until
+from score_common.testing import handled, wait_until
 from score_notifications.dispatcher import LEASE
 
 MANAGER = {"participant_id": "p-budi", "name": "Budi Santoso", "role": "manager", "sex": "male",
@@ -355,8 +356,14 @@ def test_visits_remind_the_manager_and_the_trainer_and_follow_moves_in_any_order
 
 
 
-def test_a_report_ready_notice_reaches_the_managers(notifications, publisher, sinks):
+def test_a_report_ready_notice_reaches_the_managers_and_the_partner(notifications, publisher,
+                                                                    sinks):
     config, rpc, make_dispatcher = notifications
+    partner = registry.build("partner_registered", SAMPLE_PARTNER_REGISTERED,
+                             producer="enrollment")
+    publisher.publish_event(partner)
+    wait_until(lambda: handled(config, "notifications.handle_partner_registered",
+                               partner["event_id"]), what="the partner's contact")
     publisher.publish_event(registry.build("report_ready", {
         **SAMPLE_REPORT_READY, "recipients": [MANAGER, {**MANAGER, "participant_id": "p-x",
                                                         "email": None, "phone": None}]},
@@ -364,5 +371,8 @@ def test_a_report_ready_notice_reaches_the_managers(notifications, publisher, si
     [mail] = wait_until(lambda: [m for m in sinks.mail() if "budi@" in m["to"]] or None,
                         what="the report email")
     assert SAMPLE_REPORT_READY["url"] in mail["text"] and "PT Tjokro" in mail["subject"]
+    [told] = wait_until(lambda: [m for m in sinks.mail() if "programme@bedo" in m["to"]]
+                        or None, what="the partner's email")
+    assert "PT Tjokro" in told["subject"]
     [nowhere] = rpc.delivery_log(recipient_id="p-x")
     assert nowhere["status"] == "undeliverable" and "no phone and no email" in nowhere["reason"]
