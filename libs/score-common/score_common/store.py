@@ -40,6 +40,21 @@ def as_utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+def json_form(value):
+    """A value as it travels in an event: dates and times as ISO text (times in UTC; naive
+    ones were stored as UTC), recursively through dicts and lists. BSON cannot hold a bare
+    date, and templates and folds read the text."""
+    if isinstance(value, dict):
+        return {k: json_form(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_form(v) for v in value]
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
 def as_date(value) -> date:
     """A day as stored or sent (a date, a datetime from a DateField, or ISO text) as a date."""
     if isinstance(value, datetime):

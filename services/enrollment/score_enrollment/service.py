@@ -474,12 +474,9 @@ class EnrollmentService(ScoreService):
 
     def _announce_partner(self, partner: Partner):
         """Tell the platform about a new or changed partner (once per change)."""
-        payload = {"partner_id": partner.pk, **{k: getattr(partner, k) for k in (
-            "name", "kind", "contact_email", "language", "active")}}
-        if partner.announced == payload:
-            return False
-        partner.announced = payload
-        self.outbox.record(partner, "partner_registered", payload)
+        return self.outbox.announce(partner, "partner_registered", {
+            "partner_id": partner.pk, **{k: getattr(partner, k) for k in (
+                "name", "kind", "contact_email", "language", "active")}})
 
     @rpc
     def deactivate_partner(self, partner_id: str) -> dict:

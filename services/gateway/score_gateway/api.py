@@ -134,6 +134,16 @@ def page_of(request) -> tuple[int, int]:
     return values["limit"], values["offset"]
 
 
+def module_of(request) -> int | None:
+    """The `module` filter of a list, or Refused naming it."""
+    text = request.args.get("module")
+    if text in (None, ""):
+        return None
+    if not text.isdigit():
+        raise Refused({"module": ["must be a module number, 1 to 5"]})
+    return int(text)
+
+
 def paginate(items: list, request) -> dict:
     limit, offset = page_of(request)
     return {"total": len(items), "limit": limit, "offset": offset,

@@ -21,7 +21,7 @@ from score_common.service import ScoreService
 from score_common.store import MongoStore, Repository, as_utc, utcnow
 from score_enrollment.schemas import EnrollmentSchema
 from score_gateway import auth, openapi
-from score_gateway.api import MODULE_QUERY, Query, paginate, route
+from score_gateway.api import MODULE_QUERY, Query, module_of, page_of, paginate, route
 from score_gateway.auth import Forbidden, Principal, Unauthenticated
 from score_gateway.models import ROLES, Session, User
 from score_scheduling.schemas import AttendanceCommand, TrainerSchema, WorkshopCommand, \
@@ -161,11 +161,8 @@ class GatewayService(ScoreService):
     def list_workshops(self, request, principal):
         """A trainer sees only the workshops they teach."""
         args = request.args
-        module = args.get("module")
-        if module not in (None, "") and not module.isdigit():
-            raise Refused({"module": ["must be a module number, 1 to 5"]})
         found = self.scheduling.list_workshops(
-            module=int(module) if module else None, province=args.get("province") or None,
+            module=module_of(request), province=args.get("province") or None,
             partner_id=args.get("partner_id") or None, status=args.get("status") or None)
         if principal.role == "trainer":
             found = [w for w in found if principal.trainer_id in w["trainer_ids"]]
@@ -204,18 +201,13 @@ class GatewayService(ScoreService):
                                   MODULE_QUERY, Query("enterprise_id")))
     def list_enrollments(self, request, principal):
         """A partner sees only its own enrollments, whatever partner_id it asks for."""
-        from score_gateway.api import page_of
-
         limit, offset = page_of(request)
         args = request.args
         partner_id = principal.partner_id if principal.role == "partner" \
             else args.get("partner_id") or None
-        module = args.get("module")
-        if module not in (None, "") and not module.isdigit():
-            raise Refused({"module": ["must be a module number, 1 to 5"]})
         return json_response(200, self.enrollment.list_enrollments(
             partner_id=partner_id, status=args.get("status") or None,
-            module=int(module) if module else None,
+            module=module_of(request),
             enterprise_id=args.get("enterprise_id") or None, limit=limit, offset=offset))
 
     @route("GET", "/enrollments/<string:enrollment_id>", roles=("coordinator", "partner", "ops"),

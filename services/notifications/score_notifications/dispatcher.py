@@ -184,7 +184,7 @@ class Dispatcher:
             if change[2].get("status") == "planned":
                 refile[message["_id"]] = change[2]["due_at"]
             elif change[2].get("status") == "failed" and message.get("alternate"):
-                fallbacks.append(self._fallback(message, now))
+                fallbacks.append(fallback_message(message, now))
         self.repository.settle(settle)
         self.finished.update(key for key, _, changes, _ in settle
                              if changes.get("status") in FINAL)
@@ -222,22 +222,6 @@ class Dispatcher:
     def _final(message: dict, token: str, status: str, now: datetime, reason: str):
         return (message["_id"], token, {"status": status, "reason": reason},
                 entry(status, reason, now))
-
-    @staticmethod
-    def _fallback(message: dict, now: datetime) -> Message:
-        alternate = message["alternate"]
-        return Message(
-            id=domain.message_key(message["subject_id"], message["recipient_id"],
-                                  f"{message['kind']}:fallback", now.replace(second=0,
-                                                                             microsecond=0)),
-            subject_id=message["subject_id"], workshop_id=message.get("workshop_id"),
-            visit_id=message.get("visit_id"), recipient_id=message["recipient_id"],
-            recipient_name=message.get("recipient_name"), role=message.get("role"),
-            channel=alternate["channel"], address=alternate["address"], kind=message["kind"],
-            language=message["language"], timezone=message["timezone"], due_at=now,
-            not_after=now + domain.STALE_AFTER[domain.template_of(message["kind"])],
-            context=message["context"], fallback_of=message["_id"], created_at=now,
-            history=[entry("planned", f"fallback: the SMS {message['_id']} failed", now)])
 
     def _email(self, message: dict, rendered) -> Email:
         ics, method = None, "REQUEST"
@@ -295,3 +279,20 @@ class Dispatcher:
         self.repository.settle(settle)
         if refile:
             self.repository.file_due(refile)
+
+
+def fallback_message(message: dict, now: datetime) -> Message:
+    """The email that takes the place of an SMS that failed for good."""
+    alternate = message["alternate"]
+    return Message(
+        id=domain.message_key(message["subject_id"], message["recipient_id"],
+                              f"{message['kind']}:fallback",
+                              now.replace(second=0, microsecond=0)),
+        subject_id=message["subject_id"], workshop_id=message.get("workshop_id"),
+        visit_id=message.get("visit_id"), recipient_id=message["recipient_id"],
+        recipient_name=message.get("recipient_name"), role=message.get("role"),
+        channel=alternate["channel"], address=alternate["address"], kind=message["kind"],
+        language=message["language"], timezone=message["timezone"], due_at=now,
+        not_after=domain.not_after(message["kind"], now),
+        context=message["context"], fallback_of=message["_id"], created_at=now,
+        history=[entry("planned", f"fallback: the SMS {message['_id']} failed", now)])

@@ -6,24 +6,13 @@ cancellation) takes its key from the event's time and its due time from the cloc
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
-from score_common.store import as_date
+from score_common.store import as_date, json_form
 from score_notifications import domain
 from score_notifications.domain import Recipient
 from score_notifications.models import Message
 from score_notifications.store import entry
-
-
-def jsonable(value):
-    """Template values as BSON can hold them (no bare dates)."""
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return value
 
 
 def workshop_context(workshop: dict, **extra) -> dict:
@@ -32,7 +21,7 @@ def workshop_context(workshop: dict, **extra) -> dict:
                 for s in workshop.get("sessions") or []]
     location = ", ".join(p for p in (venue.get("name"), venue.get("address"),
                                      venue.get("district")) if p)
-    return jsonable({
+    return json_form({
         "workshop_id": workshop["workshop_id"], "workshop_kind": workshop.get("kind", "module"),
         "module": workshop["module"], "days": sorted(workshop["days"]),
         "sessions": sessions, "venue_name": venue.get("name") or "",

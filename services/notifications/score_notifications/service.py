@@ -30,16 +30,16 @@ from score_common.http import json_response, problem, read_body
 from score_common.messaging.consumer import event_handler
 from score_common.messaging.outbox import Outbox
 from score_common.service import ScoreService
-from score_common.store import MongoStore, as_date, utcnow
+from score_common.store import MongoStore, as_date, json_form, utcnow
 from score_notifications import domain, sms
-from score_notifications.dispatcher import Dispatcher
+from score_notifications.dispatcher import Dispatcher, fallback_message
 from score_notifications.domain import Recipient
 from score_notifications.mail import SmtpMail
 from score_notifications.models import (
     Cursor, DueBucket, Lookup, Message, OptOut, PartnerContact, SendClaim, Subject,
     TrainerContact, Transmission,
 )
-from score_notifications.planner import Planner, jsonable, visit_subject, workshop_context
+from score_notifications.planner import Planner, visit_subject, workshop_context
 from score_notifications.schemas import MessageSchema
 from score_notifications.store import NotificationsRepository, entry
 from score_notifications.templates import Templates
@@ -107,7 +107,7 @@ class NotificationsService(ScoreService):
             subject.keys = list(dict.fromkeys([*subject.keys, *keys]))
             subject.status, subject.revision, subject.workshop_id = status, revision, \
                 workshop_id
-            subject.context = {**jsonable(context), "event_at": event.occurred_at.isoformat()}
+            subject.context = {**json_form(context), "event_at": event.occurred_at.isoformat()}
             subject.history = [*subject.history, {"status": status, "at": utcnow().isoformat(),
                                                   "event": event.event_type,
                                                   "reason": reason}]
@@ -174,7 +174,7 @@ class NotificationsService(ScoreService):
             messages = planner.workshop_reminders(
                 subject_id, moved, recipients, "workshop_rescheduled", event.occurred_at,
                 reason=event.payload["reason"],
-                previous_days=jsonable(event.payload["previous_days"]))
+                previous_days=json_form(event.payload["previous_days"]))
             self._plan(messages)
             self._save_subject(subject_id, "workshop", event, [m.pk for m in messages],
                                "active", workshop_context(moved), moved.get("revision", 0),
@@ -259,7 +259,7 @@ class NotificationsService(ScoreService):
         trainer = self._trainer(visit["trainer_id"])
         recipients = [Recipient.of_participant(p) for p in visit["participants"]
                       if p["role"] == "manager"] + [trainer]
-        context = jsonable({
+        context = json_form({
             "visit_id": visit["visit_id"], "visit_day": visit["day"],
             "number": visit["number"], "of": visit["of"],
             "enterprise_id": visit["enterprise_id"], "trainer_name": trainer.name})
@@ -292,7 +292,7 @@ class NotificationsService(ScoreService):
         planner = Planner(self.clock.now())
         messages = planner.notice(
             f"overdue:{overdue['visit_id']}", [trainer], "visit_overdue", "Asia/Jakarta",
-            jsonable({k: overdue[k] for k in ("visit_id", "enterprise_id", "days_overdue")}
+            json_form({k: overdue[k] for k in ("visit_id", "enterprise_id", "days_overdue")}
                      | {"visit_day": overdue["day"]}), event.occurred_at,
             visit_id=overdue["visit_id"])
         self._plan(messages)
@@ -310,7 +310,7 @@ class NotificationsService(ScoreService):
                                         partner.language or "id", True))
         messages = planner.notice(
             f"report:{report['report_id']}", recipients, "report_ready",
-            report["timezone"], jsonable({k: report[k] for k in (
+            report["timezone"], json_form({k: report[k] for k in (
                 "report_id", "enterprise_name", "url", "module")}), event.occurred_at)
         self._plan(messages)
 
@@ -394,7 +394,7 @@ class NotificationsService(ScoreService):
                 found = self.store.report(key, ("planned", "sent"), {
                     "status": "failed", "reason": reason}, entry("failed", reason, now))
                 if found and found.get("alternate"):
-                    fallbacks.append(self.channels.dispatcher(self.store)._fallback(found, now))
+                    fallbacks.append(fallback_message(found, now))
             else:
                 continue
             updated += found is not None

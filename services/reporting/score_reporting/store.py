@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import time
-from datetime import date, datetime
+from datetime import datetime
 
 from score_common.envelope import Event
-from score_common.store import Repository, as_utc, duplicate_indexes
+from score_common.store import Repository, as_utc, duplicate_indexes, json_form
 from score_reporting import projections
 from score_reporting.models import (
     CohortRecord, EnterpriseRecord, RecordedEvent, Report, TrainingActivity,
@@ -18,19 +18,6 @@ def chunks(items: list, size: int):
 
 FOLDS = {"enr": (EnterpriseRecord, projections.enterprise),
          "ws": (CohortRecord, projections.cohort)}
-
-
-def json_form(value):
-    """A payload as it travelled: dates and times as ISO text."""
-    if isinstance(value, dict):
-        return {k: json_form(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_form(v) for v in value]
-    if isinstance(value, datetime):
-        return as_utc(value).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
 
 
 def event_row(event: Event | dict) -> dict:

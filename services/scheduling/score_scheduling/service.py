@@ -85,13 +85,10 @@ class SchedulingService(ScoreService):
 
     def _announce_trainer(self, trainer: Trainer):
         """Tell the platform about a new or changed trainer (once per change)."""
-        payload = {"trainer_id": trainer.pk, **{k: getattr(trainer, k) for k in (
-            "name", "partner_id", "modules", "provinces", "email", "phone", "language",
-            "active")}}
-        if trainer.announced == payload:
-            return False
-        trainer.announced = payload
-        self.outbox.record(trainer, "trainer_registered", payload)
+        return self.outbox.announce(trainer, "trainer_registered", {
+            "trainer_id": trainer.pk, **{k: getattr(trainer, k) for k in (
+                "name", "partner_id", "modules", "provinces", "email", "phone", "language",
+                "active")}})
 
     @staticmethod
     def _give_calendar_token(trainer: Trainer):

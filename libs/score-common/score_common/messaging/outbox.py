@@ -54,6 +54,16 @@ class OutboxHandle:
         doc.add_to_outbox(envelope)
         return envelope
 
+    def announce(self, doc: VersionedDocument, event_type: str, payload: dict) -> bool:
+        """Record `event_type` only if `payload` differs from what the document last
+        announced (kept in its `announced` field): a repeated command tells nobody twice.
+        Returns False when there was nothing new to tell."""
+        if doc.announced == payload:
+            return False
+        doc.announced = payload
+        self.record(doc, event_type, payload)
+        return True
+
     def publish(self, *docs: VersionedDocument) -> int:
         """Publish the events recorded on these (saved) documents; returns how many went."""
         return self._provider.relay(docs)
