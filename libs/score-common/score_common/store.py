@@ -9,6 +9,7 @@ On MongoDB this costs one small insert and changes nothing else.
 """
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -84,10 +85,12 @@ class VersionedDocument(mongoengine.Document):
     meta = {"abstract": True, "strict": False}
 
     version = mongoengine.IntField(default=0, min_value=0)
+    # [{"event_id", "envelope": the envelope as JSON text}]: as text, an event is one field to
+    # the database rather than a tree of them (FerretDB's write cost grows with the fields).
     outbox = mongoengine.ListField(mongoengine.DictField())
 
     def add_to_outbox(self, envelope: dict) -> None:
-        self.outbox.append(envelope)
+        self.outbox.append(outbox_entry(envelope))
         self._unannounced_events = [*self.unannounced_events, envelope["event_id"]]
         self._unpublished_events = [*self.unpublished_events, envelope]
 
@@ -106,10 +109,25 @@ class VersionedDocument(mongoengine.Document):
         self._unpublished_events = [e for e in self.unpublished_events
                                     if e["event_id"] not in published]
 
+    def stored_events(self) -> list[dict]:
+        """The envelopes in the stored outbox (written as text, or as a tree before that)."""
+        return [stored_envelope(entry) for entry in self.outbox]
+
     def keep_in_outbox(self, event_ids) -> None:
         keep = set(event_ids)
         self.outbox = [e for e in self.outbox if e["event_id"] in keep]
 
+
+
+def outbox_entry(envelope: dict) -> dict:
+    """An event as a document's outbox stores it."""
+    return {"event_id": envelope["event_id"],
+            "envelope": json.dumps(envelope, default=json_form)}
+
+
+def stored_envelope(entry: dict) -> dict:
+    text = entry.get("envelope")
+    return json.loads(text) if isinstance(text, str) else entry
 
 
 class KeySet(VersionedDocument):
@@ -198,21 +216,23 @@ class Repository:
     def _claims(self):
         return self.db["_version_claims"]
 
-    def _announce_outbox(self, docs: list[VersionedDocument]) -> None:
-        """Point the sweeper at the events these writes record, before the writes themselves.
+    def _announce_outbox(self, doc: VersionedDocument) -> None:
+        """Point the sweeper at the events this write records, before the write itself.
 
         A pointer whose write never lands finds no event in its document and expires.
         """
-        now = utcnow()
-        pointers = [{"_id": event_id, "collection": doc._get_collection_name(),
-                     "doc_id": doc.pk, "since": now}
-                    for doc in docs for event_id in getattr(doc, "unannounced_events", [])]
-        if not pointers:
+        self._point_at(doc._get_collection_name(),
+                       [(doc.pk, event_id) for event_id in doc.unannounced_events])
+        doc._unannounced_events = []
+
+    def _point_at(self, collection: str, events: list[tuple[str, str]]) -> None:
+        """A pointer for each (document id, event id) about to be written to `collection`."""
+        if not events:
             return
+        now = utcnow()
+        pointers = [{"_id": event_id, "collection": collection, "doc_id": doc_id, "since": now}
+                    for doc_id, event_id in events]
         duplicate_indexes(lambda: self.db[OUTBOX_POINTERS].insert_many(pointers, ordered=False))
-        for doc in docs:
-            if isinstance(doc, VersionedDocument):
-                doc._unannounced_events = []
 
     def _prune_published(self, doc: VersionedDocument) -> None:
         """Drop events already published (their pointers are gone) from a document about to be
@@ -247,18 +267,33 @@ class Repository:
             doc.validate()
             rows.append(doc.to_mongo())
         events = {index: getattr(doc, "unannounced_events", []) for index, doc in enumerate(docs)}
-        self._announce_outbox(docs)
-        taken = duplicate_indexes(lambda: docs[0]._get_collection().insert_many(
-            rows, ordered=False))
+        taken = self.insert_rows(docs[0]._get_collection_name(), rows)
         for index, doc in enumerate(docs):
+            if isinstance(doc, VersionedDocument):
+                doc._unannounced_events = []
+                if index in taken:
+                    doc.mark_published(events[index])  # never recorded: nothing to relay
             if index not in taken:
                 # as mongoengine's own save leaves a saved document
                 doc._created = False
                 doc._clear_changed_fields()
-        orphaned = [event_id for index in taken for event_id in events[index]]
-        for index in taken:
-            if isinstance(docs[index], VersionedDocument):
-                docs[index].mark_published(events[index])  # never recorded: nothing to relay
+        return taken
+
+    def insert_rows(self, collection: str, rows: list[dict]) -> set[int]:
+        """Create rows, already in their documents' stored form, in one write; returns the
+        indexes of those whose id was taken. For a hot path that cannot afford building
+        mongoengine documents: the caller owns the rows' fidelity to their document class.
+
+        Every event in a row's outbox (entries made by `outbox_entry`, on a new row all of
+        them new) gets its pointer first, removed again if the row turned out to exist.
+        """
+        if not rows:
+            return set()
+        self._point_at(collection, [(row["_id"], entry["event_id"]) for row in rows
+                                    for entry in row.get("outbox", ())])
+        taken = duplicate_indexes(lambda: self.db[collection].insert_many(rows, ordered=False))
+        orphaned = [entry["event_id"] for index in taken
+                    for entry in rows[index].get("outbox", ())]
         if orphaned:
             self.db[OUTBOX_POINTERS].delete_many({"_id": {"$in": orphaned}})
         return taken
@@ -284,7 +319,7 @@ class Repository:
             raise ConcurrencyConflict(f"{collection}:{doc.pk} has too many stale claims")
         doc.version = next_version
         self._prune_published(doc)
-        self._announce_outbox([doc])
+        self._announce_outbox(doc)
         try:
             doc.save(save_condition={"version": current})
         except mongoengine.errors.SaveConditionError:

@@ -13,10 +13,11 @@ LIST_LIMIT = 500
 ENTERPRISE_DETAILS = ("name", "sector", "province", "district", "workforce", "contact")
 
 
-def changed_details(enterprise: Enterprise, details: dict) -> dict:
-    """{detail: the registry's current value} for each detail the submission changes."""
-    return {name: getattr(enterprise, name) for name in ENTERPRISE_DETAILS
-            if getattr(enterprise, name) != details[name]}
+def changed_details(enterprise, details: dict) -> dict:
+    """{detail: the registry's current value} for each detail the submission changes, of an
+    enterprise in its stored form."""
+    return {name: enterprise.get(name) for name in ENTERPRISE_DETAILS
+            if enterprise.get(name) != details[name]}
 
 
 class EnrollmentRepository(Repository):
@@ -73,7 +74,7 @@ class EnrollmentRepository(Repository):
     def update_enterprise_details(self, enterprise_id: str, details: dict, partner_id: str,
                                   message_id: str) -> Enterprise:
         def change(enterprise: Enterprise):
-            earlier = changed_details(enterprise, details)
+            earlier = changed_details(enterprise.to_mongo(), details)
             if not earlier:
                 return False
             enterprise.history.append({"at": utcnow(), "by": partner_id,

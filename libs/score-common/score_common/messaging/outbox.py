@@ -23,7 +23,7 @@ from nameko.extensions import DependencyProvider
 from score_common.contracts import registry
 from score_common.messaging.consumer import TopologyDeclarer
 from score_common.store import (
-    OUTBOX_POINTERS, VersionedDocument, as_utc, find_store, utcnow,
+    OUTBOX_POINTERS, VersionedDocument, as_utc, find_store, stored_envelope, utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -42,15 +42,21 @@ class OutboxHandle:
         self._provider = provider
         self._context = context_data
 
-    def record(self, doc: VersionedDocument, event_type: str, payload: dict, *,
-               event_id: str | None = None, correlation_id: str | None = None) -> dict:
-        envelope = registry.build(
+    def envelope(self, event_type: str, payload: dict, *, event_id: str | None = None,
+                 correlation_id: str | None = None) -> dict:
+        """An event of this worker's, built and checked against its contract."""
+        return registry.build(
             event_type, payload,
             producer=self._provider.producer,
             correlation_id=correlation_id or self._context.get("correlation_id"),
             causation_id=self._context.get("causation_id"),
             event_id=event_id,
         )
+
+    def record(self, doc: VersionedDocument, event_type: str, payload: dict, *,
+               event_id: str | None = None, correlation_id: str | None = None) -> dict:
+        envelope = self.envelope(event_type, payload, event_id=event_id,
+                                 correlation_id=correlation_id)
         doc.add_to_outbox(envelope)
         return envelope
 
@@ -67,6 +73,10 @@ class OutboxHandle:
     def publish(self, *docs: VersionedDocument) -> int:
         """Publish the events recorded on these (saved) documents; returns how many went."""
         return self._provider.relay(docs)
+
+    def publish_envelopes(self, envelopes: list[dict]) -> int:
+        """Publish events written in rows' outboxes (Repository.insert_rows)."""
+        return len(self._provider._publish(envelopes)) if envelopes else 0
 
 
 class Outbox(DependencyProvider):
@@ -144,7 +154,7 @@ class Outbox(DependencyProvider):
                 pk__in=list({pointer["doc_id"] for pointer in pointers}))}
             for pointer in pointers:
                 doc = docs.get(pointer["doc_id"])
-                envelope = next((e for e in (doc.outbox if doc else ())
+                envelope = next((stored_envelope(e) for e in (doc.outbox if doc else ())
                                  if e["event_id"] == pointer["_id"]), None)
                 if envelope is not None:
                     pending.append(envelope)

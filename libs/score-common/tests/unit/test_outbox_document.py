@@ -13,3 +13,14 @@ def test_recorded_events_wait_for_a_pointer_and_for_publication_until_marked():
     assert [e["event_id"] for e in doc.outbox] == ["e1", "e2"]
     doc.keep_in_outbox({"e2"})
     assert [e["event_id"] for e in doc.outbox] == ["e2"]
+
+
+def test_the_stored_outbox_holds_each_envelope_as_text_and_reads_both_forms_back():
+    doc = ProbeDocument(id="x")
+    envelope = {"event_id": "e1", "event_type": "probe", "payload": {"at": "2027-03-22",
+                                                                     "team": [{"sex": "female"}]}}
+    doc.add_to_outbox(envelope)
+    assert isinstance(doc.outbox[0]["envelope"], str)
+    doc.outbox.append({"event_id": "e0", "event_type": "probe", "payload": {}})  # older form
+    assert doc.stored_events() == [envelope, {"event_id": "e0", "event_type": "probe",
+                                              "payload": {}}]
