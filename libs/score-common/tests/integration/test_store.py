@@ -9,6 +9,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from score_common.store import (
     OUTBOX_POINTERS, AlreadyExists, ConcurrencyConflict, Inbox, MongoStore, Repository,
+    create_indexes, is_ferretdb,
 )
 from score_common.testing import PROBE_ALIAS, ProbeDocument
 
@@ -143,3 +144,27 @@ def test_a_save_drops_published_events_and_keeps_pending_ones(probe_db):
     assert [e["event_id"] for e in stored.outbox] == ["pending-1", "new-1"]
     assert [e["event_id"] for e in saved.unpublished_events] == ["new-1"]
     assert pointers.count_documents({"_id": {"$in": ["pending-1", "new-1"]}}) == 2
+
+
+class IndexedProbe(mongoengine.Document):
+    meta = {"db_alias": PROBE_ALIAS, "collection": "indexed_probes",
+            "indexes": [{"fields": ["code"], "unique": True}, ("kind", "-at")]}
+
+    id = mongoengine.StringField(primary_key=True)
+    code = mongoengine.StringField()
+    kind = mongoengine.StringField()
+    at = mongoengine.IntField()
+
+
+def test_indexes_are_made_where_they_are_read_and_unique_ones_everywhere(probe_db):
+    db = probe_db.db
+    create_indexes(db, [IndexedProbe])
+    keys = {tuple(info["key"]) for info in db["indexed_probes"].index_information().values()}
+    assert (("code", 1),) in keys
+    # FerretDB v1 reads no secondary index (every query but one by _id reads the collection),
+    # so there it would only slow every insert; a MongoDB server gets it.
+    assert ((("kind", 1), ("at", -1)) in keys) is not is_ferretdb(db)
+    IndexedProbe(id="a", code="same").save(force_insert=True)
+    assert len(db["indexed_probes"].index_information()) == len(keys)  # none made on first use
+    with pytest.raises(mongoengine.NotUniqueError):
+        IndexedProbe(id="b", code="same").save(force_insert=True)
