@@ -9,7 +9,8 @@ What it does, on the servers `make run` uses (or AMQP_URI / MONGODB_URI):
    acking each: the ceiling for this client pattern on this machine;
 4. intake, saturated: the partner publishes `count` distinct valid submissions with the same
    publisher and takes every answer from its outcome queue with the same consumer;
-5. intake, paced: `paced-count` submissions offered at `rate` per second, answers as above.
+5. raw again, so that the share is taken of two raw runs around the intake run;
+6. intake, paced: `paced-count` submissions offered at `rate` per second, answers as above.
 
 Latency is from just before the partner's publish to the moment its answer (or, raw, the
 message itself) is consumed. Saturated runs queue everything at once, so their latency
@@ -252,6 +253,11 @@ def main() -> int:
         runs.append(measure("intake, saturated", partner_uri, partner_uri, outcome_queue,
                             saturating, publish_intake, lambda p: p.correlation_id,
                             answer_outcome))
+        # Raw again: on a shared 2-core machine one raw run varies by a quarter; the share is
+        # taken of the two runs' mean, around the intake run.
+        raw_again = submissions(args.count, today, seed + "q", 8_400_000_000_000)
+        runs.append(measure("raw RabbitMQ, again", amqp_uri, amqp_uri, raw_queue, raw_again,
+                            publish_raw, lambda p: p.message_id, lambda body: "consumed"))
         if args.paced_count:
             paced = submissions(args.paced_count, today, seed + "p", 8_300_000_000_000)
             runs.append(measure(f"intake, {args.rate:g}/s offered", partner_uri, partner_uri,
@@ -276,12 +282,14 @@ def main() -> int:
           f"{'max ms':>9}   outcomes")
     for run in runs:
         print(run.row())
-    raw, saturated = runs[0], runs[1]
-    if raw.received and saturated.received:
-        share = (len(saturated.received) / saturated.elapsed) / (len(raw.received) / raw.elapsed)
-        print(f"intake throughput is {share:.0%} of raw RabbitMQ (target: at least 20%)")
-    if len(runs) > 2 and runs[2].received:
-        latencies = runs[2].latencies_ms
+    raws, saturated = (runs[0], runs[2]), runs[1]
+    if all(run.received for run in (*raws, saturated)):
+        raw_rate = statistics.mean(len(run.received) / run.elapsed for run in raws)
+        share = (len(saturated.received) / saturated.elapsed) / raw_rate
+        print(f"intake throughput is {share:.0%} of raw RabbitMQ ({raw_rate:.0f} msg/s, the "
+              "mean of its two runs; target: at least 20%)")
+    if len(runs) > 3 and runs[3].received:
+        latencies = runs[3].latencies_ms
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
         print(f"p99 at {args.rate:g}/s offered: {p99:.0f} ms (target: under 250 ms)")
     return 0 if all(run.error is None for run in runs) else 1

@@ -75,9 +75,11 @@ def normalise_mobile(value: str) -> str:
                          "or 0812 3456 7890") from None
     if number.country_code != 62:
         raise ValueError(f"must be an Indonesian number (+62), got +{number.country_code}")
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("not a valid Indonesian number (check the number of digits)")
+    # number_type is UNKNOWN for a number that fits no pattern of +62: is_valid_number would
+    # match the same patterns a second time.
     kind = phonenumbers.number_type(number)
+    if kind == phonenumbers.PhoneNumberType.UNKNOWN:
+        raise ValueError("not a valid Indonesian number (check the number of digits)")
     if kind not in (phonenumbers.PhoneNumberType.MOBILE,
                     phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
         raise ValueError("must be a mobile number (+62 8...) that can receive SMS; "
