@@ -1,6 +1,7 @@
 """Partner intake against raw RabbitMQ: throughput and latency, measured in the same run.
 
     python benchmarks/intake_throughput.py [--count 10000] [--paced-count 6000] [--rate 100]
+                                           [--processes 1] [--messaging-only]
 
 What it does, on the servers `make run` uses (or AMQP_URI / MONGODB_URI):
 1. starts the enrollment service as its own process, in a fresh virtual host and database;
@@ -196,6 +197,10 @@ def main() -> int:
     parser.add_argument("--workers", default=os.environ.get("SCORE_MAX_WORKERS", "10"))
     parser.add_argument("--processes", type=int, default=1,
                         help="enrollment service processes (replicas) sharing the intake queue")
+    parser.add_argument("--messaging-only", action="store_true",
+                        help="replace intake by a stand-in that answers and announces every "
+                             "submission without validating or writing anything "
+                             "(benchmarks/messaging_only): the ceiling of the messaging part")
     parser.add_argument("--profile-service", metavar="PATH",
                         help="run the service under cProfile and write its statistics here")
     args = parser.parse_args()
@@ -216,6 +221,11 @@ def main() -> int:
     env = {**os.environ, "AMQP_URI": amqp_uri, "MONGODB_URI": mongodb_uri,
            "SCORE_NAMESPACE": NAMESPACE, "SCORE_HTTP_ADDRESS": http_address,
            "SCORE_MAX_WORKERS": str(args.workers), "SCORE_LOG_LEVEL": "WARNING"}
+    if args.messaging_only:
+        env["SCORE_BENCH_MESSAGING_ONLY"] = "1"
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(Path(__file__).resolve().parent / "messaging_only"),
+                          env.get("PYTHONPATH")]))
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"score-bench-{seed}-enrollment.log"
     partner = f"bench-{seed}"
     services = [start_service(env, http_address, log_path, args.profile_service)]
@@ -277,7 +287,8 @@ def main() -> int:
 
     print(f"machine: {machine()}")
     print(f"servers: RabbitMQ {servers.amqp_mode}, MongoDB wire {servers.mongodb_mode}; "
-          f"enrollment service: {args.processes} process(es), {args.workers} workers each")
+          f"enrollment service: {args.processes} process(es), {args.workers} workers each"
+          + ("; MESSAGING ONLY (no validation, no database)" if args.messaging_only else ""))
     print(f"{'run':<28} {'answered':>13} {'msg/s':>9} {'p50 ms':>9} {'p99 ms':>9} "
           f"{'max ms':>9}   outcomes")
     for run in runs:
