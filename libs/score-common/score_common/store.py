@@ -109,10 +109,6 @@ class VersionedDocument(mongoengine.Document):
         self._unpublished_events = [e for e in self.unpublished_events
                                     if e["event_id"] not in published]
 
-    def stored_events(self) -> list[dict]:
-        """The envelopes in the stored outbox (written as text, or as a tree before that)."""
-        return [stored_envelope(entry) for entry in self.outbox]
-
     def keep_in_outbox(self, event_ids) -> None:
         keep = set(event_ids)
         self.outbox = [e for e in self.outbox if e["event_id"] in keep]
@@ -126,6 +122,7 @@ def outbox_entry(envelope: dict) -> dict:
 
 
 def stored_envelope(entry: dict) -> dict:
+    """An envelope from a stored outbox entry (written as text, or as a tree before that)."""
     text = entry.get("envelope")
     return json.loads(text) if isinstance(text, str) else entry
 

@@ -89,7 +89,6 @@ class _Unit:
     warnings: list = field(default_factory=list)
     enrollment: dict | None = None  # the stored row
     answer: dict | None = None
-    event: dict | None = None  # the envelope written with its row, to publish
     result: Answer | Exception | None = None
 
     @property
@@ -135,8 +134,7 @@ class Intake:
                 copies.append((unit, firsts[unit.key]))
             elif unit.key is not None:
                 firsts[unit.key] = unit
-        stored = {row["_id"]: row for row in self._rows(
-            Submission, list(firsts), "answer_json", "body_sha256")} if firsts else {}
+        stored = self._rows_by_id(Submission, list(firsts), "answer_json", "body_sha256")
         fresh = []
         for unit in units:
             if unit.key in stored:
@@ -156,10 +154,13 @@ class Intake:
                 self._replay(first.result.body, _digest(first.receipt.body), copy.receipt)
         return [unit.result for unit in units]
 
-    def _rows(self, doc_cls, ids: list[str], *fields: str) -> list[dict]:
+    def _rows_by_id(self, doc_cls, ids: list[str], *fields: str) -> dict[str, dict]:
+        """The stored rows with these ids (only `fields`, if named), by id."""
+        if not ids:
+            return {}
         projection = dict.fromkeys(fields, 1) if fields else None
-        return list(self.store.db[doc_cls._get_collection_name()].find(
-            {"_id": {"$in": ids}}, projection))
+        return {row["_id"]: row for row in self.store.db[doc_cls._get_collection_name()].find(
+            {"_id": {"$in": ids}}, projection)}
 
     def _key(self, receipt: Receipt) -> str | None:
         if not receipt.message_id or len(receipt.message_id) > MAX_MESSAGE_ID:
@@ -231,11 +232,13 @@ class Intake:
 
     def _answer_all(self, units: list[_Unit]) -> None:
         """Store every submission with its answer (one write), then answer and publish."""
-        rows = [self._rejection(unit) if unit.errors else self._acceptance(unit)
-                for unit in units]
-        taken = self.store.insert_rows(Submission._get_collection_name(), rows)
-        earlier = {row["_id"]: row for row in self._rows(
-            Submission, [rows[index]["_id"] for index in taken], "answer_json")} if taken else {}
+        if not units:
+            return
+        rows, events = zip(*[self._rejection(unit) if unit.errors else self._acceptance(unit)
+                             for unit in units])
+        taken = self.store.insert_rows(Submission._get_collection_name(), list(rows))
+        earlier = self._rows_by_id(Submission, [rows[index]["_id"] for index in taken],
+                                   "answer_json")
         for index, (unit, row) in enumerate(zip(units, rows)):
             if index in taken:
                 # The same message handled concurrently (a redelivery racing a retry): the
@@ -244,8 +247,8 @@ class Intake:
                 unit.result = Answer({**answer, "replayed": True}, replayed=True)
             else:
                 unit.result = Answer(unit.answer)
-        self.outbox.publish_envelopes([unit.event for index, unit in enumerate(units)
-                                       if index not in taken and unit.event])
+        self.outbox.publish_envelopes([event for index, event in enumerate(events)
+                                       if index not in taken and event])
 
     def _submission_row(self, key: str, receipt: Receipt, outcome: str, answer: dict,
                         **fields) -> dict:
@@ -256,12 +259,13 @@ class Intake:
                **fields, "outcome": outcome, "answer_json": json.dumps(answer)}
         return {name: value for name, value in row.items() if value is not None}
 
-    def _rejection(self, unit: _Unit) -> dict:
+    def _rejection(self, unit: _Unit) -> tuple[dict, dict]:
+        """The Submission row, and the enrollment_rejected in its outbox."""
         receipt = unit.receipt
         unit.answer = self._answer(receipt, "rejected", errors=unit.errors)
         document = unit.submission
         module = document.get("module") if isinstance(document, dict) else None
-        unit.event = self.outbox.envelope("enrollment_rejected", {
+        event = self.outbox.envelope("enrollment_rejected", {
             "partner_id": receipt.partner_id, "message_id": receipt.message_id,
             "channel": receipt.channel,
             "module": module if isinstance(module, int) and not isinstance(module, bool) else None,
@@ -273,14 +277,15 @@ class Intake:
             unit.key or f"{receipt.partner_id}:unidentified:{uuid.uuid4().hex}", receipt,
             "rejected", unit.answer,
             body=receipt.body[:MAX_KEPT_BODY].decode("utf-8", errors="replace"))
-        row["outbox"] = [outbox_entry(unit.event)]
-        return row
+        row["outbox"] = [outbox_entry(event)]
+        return row, event
 
-    def _acceptance(self, unit: _Unit) -> dict:
+    def _acceptance(self, unit: _Unit) -> tuple[dict, None]:
+        """The Submission row (its enrollment carries the event)."""
         unit.answer = self._answer(unit.receipt, "accepted", warnings=unit.warnings,
                                    enrollment=unit.enrollment)
         return self._submission_row(unit.key, unit.receipt, "accepted", unit.answer,
-                                    enrollment_id=unit.enrollment["_id"])
+                                    enrollment_id=unit.enrollment["_id"]), None
 
     # -- acceptance -----------------------------------------------------------------------------
     def _claim_seats(self, units: list[_Unit]) -> None:
@@ -300,7 +305,7 @@ class Intake:
     def _register(self, units: list[_Unit]) -> None:
         """Each enterprise in the registry (one per NIB), and warnings for the partners."""
         ids = list({unit.enterprise_id for unit in units})
-        registry = {row["_id"]: row for row in self._rows(Enterprise, ids, *ENTERPRISE_DETAILS)}
+        registry = self._rows_by_id(Enterprise, ids, *ENTERPRISE_DETAILS)
         created = {}
         now = utcnow()
         for unit in units:
@@ -308,10 +313,9 @@ class Intake:
                 created[unit.enterprise_id] = _enterprise_row(unit, now)
         new = list(created.values())
         taken = self.store.insert_rows(Enterprise._get_collection_name(), new)
-        if taken:
-            # Registered concurrently by another submission: read what it wrote.
-            registry.update({row["_id"]: row for row in self._rows(
-                Enterprise, [new[index]["_id"] for index in taken], *ENTERPRISE_DETAILS)})
+        # Taken: registered concurrently by another submission; read what it wrote.
+        registry.update(self._rows_by_id(Enterprise, [new[index]["_id"] for index in taken],
+                                         *ENTERPRISE_DETAILS))
         registry.update({row["_id"]: row for index, row in enumerate(new)
                          if index not in taken})
         for unit in units:
@@ -339,8 +343,7 @@ class Intake:
                 claims.append(holders[key])
         taken = [claims[index]["_id"] for index in self.store.insert_rows(
             EnterpriseNameKey._get_collection_name(), claims)]
-        if taken:
-            holders.update({row["_id"]: row for row in self._rows(EnterpriseNameKey, taken)})
+        holders.update(self._rows_by_id(EnterpriseNameKey, taken))
         for unit in units:
             holder = holders[domain.name_key(unit.company["name"], unit.company["district"])]
             if holder["enterprise_id"] != unit.enterprise_id:
@@ -352,33 +355,30 @@ class Intake:
                                "its enrollments belong under that NIB"})
 
     def _enroll(self, units: list[_Unit]) -> None:
-        rows = [self._new_enrollment(unit) for unit in units]
-        taken = self.store.insert_rows(Enrollment._get_collection_name(), rows)
+        rows, events = zip(*[self._new_enrollment(unit) for unit in units])
+        taken = self.store.insert_rows(Enrollment._get_collection_name(), list(rows))
         # Taken: made by an earlier attempt at this same submission that never answered.
-        earlier = {row["_id"]: row for row in self._rows(
-            Enrollment, [rows[index]["_id"] for index in taken], "enterprise_id", "status")} \
-            if taken else {}
+        earlier = self._rows_by_id(Enrollment, [rows[index]["_id"] for index in taken],
+                                   "enterprise_id", "status")
         for index, (unit, row) in enumerate(zip(units, rows)):
             unit.enrollment = earlier[row["_id"]] if index in taken else row
-        self.outbox.publish_envelopes([unit.event for index, unit in enumerate(units)
+        self.outbox.publish_envelopes([event for index, event in enumerate(events)
                                        if index not in taken])
-        for unit in units:
-            unit.event = None
 
-    def _new_enrollment(self, unit: _Unit) -> dict:
-        """An Enrollment as stored, its enrollment_accepted in its outbox (unit.event)."""
+    def _new_enrollment(self, unit: _Unit) -> tuple[dict, dict]:
+        """An Enrollment as stored, and the enrollment_accepted in its outbox."""
         receipt, submission, enrollment_id = unit.receipt, unit.submission, unit.enrollment_id
         company = {"enterprise_id": unit.enterprise_id, **submission["enterprise"]}
         team = domain.team_with_ids(enrollment_id, submission["team"])
         period = {k: v.isoformat() for k, v in submission["preferred_period"].items()}
-        unit.event = self.outbox.envelope("enrollment_accepted", {
+        event = self.outbox.envelope("enrollment_accepted", {
             "enrollment_id": enrollment_id, "partner_id": receipt.partner_id,
             "module": submission["module"], "enterprise": company, "team": team,
             "preferred_period": period, "channel": receipt.channel,
             "submitted_at": receipt.received_at,
         }, correlation_id=receipt.correlation_id)
         return {
-            "_id": enrollment_id, "version": 1, "outbox": [outbox_entry(unit.event)],
+            "_id": enrollment_id, "version": 1, "outbox": [outbox_entry(event)],
             "partner_id": receipt.partner_id, "partner_message_id": receipt.message_id,
             "channel": receipt.channel, "enterprise_id": unit.enterprise_id,
             "enterprise": company, "module": submission["module"], "team": team,
@@ -386,7 +386,7 @@ class Intake:
             "history": [{"status": "submitted", "at": receipt.received_at,
                          "actor": f"partner:{receipt.partner_id}", "channel": receipt.channel},
                         {"status": "accepted", "at": utcnow(), "actor": "enrollment"}],
-            "submitted_at": receipt.received_at}
+            "submitted_at": receipt.received_at}, event
 
     def _claim_seat(self, enterprise_id: str, module: int, enrollment_id: str, company: dict):
         seat_id = domain.module_seat_id(enterprise_id, module)

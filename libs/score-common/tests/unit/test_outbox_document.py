@@ -1,3 +1,4 @@
+from score_common.store import stored_envelope
 from score_common.testing import ProbeDocument
 
 
@@ -22,5 +23,5 @@ def test_the_stored_outbox_holds_each_envelope_as_text_and_reads_both_forms_back
     doc.add_to_outbox(envelope)
     assert isinstance(doc.outbox[0]["envelope"], str)
     doc.outbox.append({"event_id": "e0", "event_type": "probe", "payload": {}})  # older form
-    assert doc.stored_events() == [envelope, {"event_id": "e0", "event_type": "probe",
-                                              "payload": {}}]
+    assert [stored_envelope(entry) for entry in doc.outbox] == [
+        envelope, {"event_id": "e0", "event_type": "probe", "payload": {}}]

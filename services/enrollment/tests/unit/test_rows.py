@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from score_common.messaging.outbox import OutboxHandle
-from score_common.store import VersionedDocument
+from score_common.store import VersionedDocument, stored_envelope
 from score_enrollment import intake
 from score_enrollment.examples import valid_submission
 from score_enrollment.models import (
@@ -53,11 +53,10 @@ def test_seat_enterprise_and_name_key_rows_are_their_documents(builder):
 
 def test_an_enrollment_row_is_its_document_with_its_event_in_the_outbox(builder):
     unit = _unit(builder)
-    row = builder._new_enrollment(unit)
+    row, built = builder._new_enrollment(unit)
     assert_stored_form(Enrollment, row)
-    loaded = Enrollment._from_son(row)
-    [event] = loaded.stored_events()
-    assert event == unit.event
+    [event] = [stored_envelope(entry) for entry in Enrollment._from_son(row).outbox]
+    assert event == built
     assert event["event_type"] == "enrollment_accepted"
     assert event["payload"]["team"] == [
         {**member, "participant_id": f"{row['_id']}-p{i + 1}"}
@@ -66,18 +65,20 @@ def test_an_enrollment_row_is_its_document_with_its_event_in_the_outbox(builder)
 
 def test_accepted_and_rejected_submission_rows_are_their_documents(builder):
     accepted = _unit(builder)
-    accepted.enrollment = builder._new_enrollment(accepted)
-    row = builder._acceptance(accepted)
+    accepted.enrollment, _ = builder._new_enrollment(accepted)
+    row, event = builder._acceptance(accepted)
+    assert event is None  # its enrollment carries enrollment_accepted
     assert_stored_form(Submission, row)
     assert "body" not in row  # an accepted body lives on as the enrollment
     assert Submission._from_son(row).answer == accepted.answer
 
     rejected = _unit(builder, body={"schema_version": 1, "module": 9}, message_id="m-2")
     assert rejected.errors
-    row = builder._rejection(rejected)
+    row, built = builder._rejection(rejected)
     assert_stored_form(Submission, row)
     stored = Submission._from_son(row)
     assert stored.outcome == "rejected" and json.loads(stored.body)["module"] == 9
-    [event] = stored.stored_events()
+    [event] = [stored_envelope(entry) for entry in stored.outbox]
+    assert event == built
     assert event["event_type"] == "enrollment_rejected"
     assert {e["field"] for e in event["payload"]["errors"]} == set(rejected.errors)
